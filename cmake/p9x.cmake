@@ -1,0 +1,93 @@
+# Uniform target helpers (GUIDE R15) and the module-graph check.
+
+set(P9X_WARNINGS -Wall -Wextra -Wshadow -Wconversion -Wno-sign-conversion)
+if(CMAKE_CXX_COMPILER_ID STREQUAL "GNU")
+  # GCC 12 reports false -Wstringop-overflow on bounds-checked writes through std::variant
+  # visitors (the Writer checks every length before it stores).
+  list(APPEND P9X_WARNINGS -Wno-stringop-overflow)
+endif()
+if(P9X_WERROR)
+  list(APPEND P9X_WARNINGS -Werror)
+endif()
+
+if(P9X_SANITIZE)
+  add_compile_options(-fsanitize=${P9X_SANITIZE} -fno-omit-frame-pointer -fno-sanitize-recover=all)
+  add_link_options(-fsanitize=${P9X_SANITIZE})
+endif()
+
+# p9x_cc_library(NAME codec SRCS a.cc HDRS a.h DEPS p9x::x PUBLIC_DEPS ...)
+# Defines p9x_<NAME> with alias p9x::<NAME>. The include root is the repository root, so code
+# includes "codec/frame.h", "server/engine.h", ...
+function(p9x_cc_library)
+  cmake_parse_arguments(A "" "NAME" "SRCS;HDRS;DEPS" ${ARGN})
+  set(target p9x_${A_NAME})
+  if(A_SRCS)
+    add_library(${target} STATIC ${A_SRCS} ${A_HDRS})
+    target_include_directories(${target} PUBLIC ${PROJECT_SOURCE_DIR} ${PROJECT_BINARY_DIR})
+    target_compile_options(${target} PRIVATE ${P9X_WARNINGS})
+    target_link_libraries(${target} PUBLIC ${A_DEPS})
+  else()
+    add_library(${target} INTERFACE ${A_HDRS})
+    target_include_directories(${target} INTERFACE ${PROJECT_SOURCE_DIR} ${PROJECT_BINARY_DIR})
+    target_link_libraries(${target} INTERFACE ${A_DEPS})
+  endif()
+  add_library(p9x::${A_NAME} ALIAS ${target})
+endfunction()
+
+# p9x_cc_binary(NAME p9xd SRCS main.cc DEPS p9x::server)
+function(p9x_cc_binary)
+  cmake_parse_arguments(A "" "NAME" "SRCS;DEPS" ${ARGN})
+  add_executable(${A_NAME} ${A_SRCS})
+  target_include_directories(${A_NAME} PRIVATE ${PROJECT_SOURCE_DIR} ${PROJECT_BINARY_DIR})
+  target_compile_options(${A_NAME} PRIVATE ${P9X_WARNINGS})
+  target_link_libraries(${A_NAME} PRIVATE ${A_DEPS})
+endfunction()
+
+# p9x_cc_test(NAME codec_frame_test SRCS frame_test.cc DEPS p9x::codec [LABELS unit])
+# A GoogleTest binary whose cases CTest discovers one by one.
+function(p9x_cc_test)
+  cmake_parse_arguments(A "" "NAME;TIMEOUT" "SRCS;DEPS;LABELS" ${ARGN})
+  if(NOT A_LABELS)
+    set(A_LABELS unit)
+  endif()
+  if(NOT A_TIMEOUT)
+    set(A_TIMEOUT 120)
+  endif()
+  add_executable(${A_NAME} ${A_SRCS})
+  target_include_directories(${A_NAME} PRIVATE ${PROJECT_SOURCE_DIR} ${PROJECT_BINARY_DIR})
+  target_compile_options(${A_NAME} PRIVATE ${P9X_WARNINGS})
+  target_link_libraries(${A_NAME} PRIVATE ${A_DEPS} GTest::gtest GTest::gmock GTest::gtest_main)
+  gtest_discover_tests(${A_NAME}
+    WORKING_DIRECTORY ${PROJECT_SOURCE_DIR}
+    PROPERTIES LABELS "${A_LABELS}" TIMEOUT ${A_TIMEOUT}
+    DISCOVERY_TIMEOUT 60)
+endfunction()
+
+# The one-way module graph (GUIDE R15): a module may include only the modules listed for it.
+# Checked at configure time by scanning #include lines, so a wrong edge fails the build at once.
+function(p9x_check_module_graph)
+  set(allowed_codec "codec")
+  set(allowed_negotiation "codec;negotiation")
+  set(allowed_server "codec;negotiation;server")
+  set(allowed_client "codec;negotiation;client")
+  set(allowed_conformance "codec;negotiation;server;client;conformance")
+  set(modules codec negotiation server client conformance)
+  foreach(module ${modules})
+    file(GLOB_RECURSE sources CONFIGURE_DEPENDS
+      ${PROJECT_SOURCE_DIR}/${module}/*.h ${PROJECT_SOURCE_DIR}/${module}/*.cc
+      ${PROJECT_SOURCE_DIR}/${module}/*.inc)
+    foreach(source ${sources})
+      if(source MATCHES "_test\\.cc$")
+        continue()  # a module's own tests may use a server or client as a harness
+      endif()
+      file(STRINGS ${source} includes REGEX "^#include \"[a-z_]+/")
+      foreach(line ${includes})
+        string(REGEX REPLACE "^#include \"([a-z_]+)/.*" "\\1" used "${line}")
+        if(used IN_LIST modules AND NOT used IN_LIST allowed_${module})
+          message(FATAL_ERROR "module graph: ${source} (module ${module}) includes ${used}/; "
+            "allowed: ${allowed_${module}}. Dependencies go codec <- negotiation <- {client, server} <- conformance.")
+        endif()
+      endforeach()
+    endforeach()
+  endforeach()
+endfunction()

@@ -1,0 +1,54 @@
+#!/usr/bin/env bash
+# Installs every Debian package p9x needs to build, test and benchmark, and nothing else.
+# Idempotent and non-interactive: packages already present are skipped, so a second run is a
+# no-op apart from the dpkg query. Run as root (or with sudo available) on Debian 12.
+set -euo pipefail
+
+# Build: compiler, CMake, and the libraries the code links.
+build_packages=(
+  g++ cmake make ninja-build pkg-config git ca-certificates
+  libgtest-dev libgmock-dev libbenchmark-dev
+  nlohmann-json3-dev libprotobuf-dev protobuf-compiler
+)
+# Tests: the fuzzer and sanitizers (clang), the independent decoder (tshark), real third-party
+# servers (diod, nfs-ganesha), the multi-filesystem fixture (e2fsprogs, util-linux), network
+# namespaces (iproute2), and the Linux-client tier (QEMU, busybox, cpio, kmod).
+test_packages=(
+  clang libclang-rt-14-dev llvm
+  tshark
+  diod nfs-ganesha nfs-ganesha-vfs
+  e2fsprogs util-linux iproute2 procps psmisc
+  qemu-system-x86 busybox-static cpio kmod xz-utils zstd
+  python3
+)
+
+wanted=("${build_packages[@]}")
+if [[ "${1:-}" != "--build-only" ]]; then
+  wanted+=("${test_packages[@]}")
+fi
+
+missing=()
+for p in "${wanted[@]}"; do
+  if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed'; then
+    missing+=("$p")
+  fi
+done
+
+if ((${#missing[@]} == 0)); then
+  echo "setup: all ${#wanted[@]} packages present"
+  exit 0
+fi
+
+SUDO=""
+if [[ $(id -u) -ne 0 ]]; then SUDO="sudo"; fi
+echo "setup: installing ${#missing[@]} missing packages: ${missing[*]}"
+export DEBIAN_FRONTEND=noninteractive
+# apt-get update only when the package lists are missing or older than a day.
+if [[ -z "$(find /var/lib/apt/lists -maxdepth 1 -name '*Packages*' -mtime -1 2>/dev/null | head -1)" ]]; then
+  $SUDO apt-get update -q
+fi
+$SUDO apt-get install -y -q --no-install-recommends "${missing[@]}"
+# nfs-ganesha's package starts a daemon on install; p9x's tests start their own instances.
+if command -v systemctl >/dev/null 2>&1; then $SUDO systemctl disable --now nfs-ganesha >/dev/null 2>&1 || true; fi
+pkill -x ganesha.nfsd 2>/dev/null || true
+echo "setup: done"

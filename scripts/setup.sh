@@ -6,7 +6,7 @@ set -euo pipefail
 
 # Build: compiler, CMake, and the libraries the code links.
 build_packages=(
-  g++ cmake make ninja-build pkg-config git ca-certificates
+  g++ cmake make ninja-build ccache pkg-config git ca-certificates
   libgtest-dev libgmock-dev libbenchmark-dev
   nlohmann-json3-dev libprotobuf-dev protobuf-compiler
 )

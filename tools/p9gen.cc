@@ -2,25 +2,40 @@
 //   codec/messages.inc  the X-macro list the codec builds every message type, encoder, decoder,
 //                       size function and printer from, and
 //   spec/messages.md    the human-readable message reference.
-// Both outputs are checked in; the test Spec.GeneratedFilesUpToDate regenerates and compares.
+// and fills the generated regions of hand-written documents (spec/xqid.md, spec/9p2000.L.md).
+// All outputs are checked in; the test Spec.GeneratedFilesUpToDate regenerates and compares.
 //
-// usage: p9gen SPEC_JSON OUT_INC OUT_MD
+// usage: p9gen SPEC_JSON OUT_INC OUT_MD [--doc IN OUT]... [--reference IN OUT]...
+//
+// A document's generated regions are
+//   <!-- BEGIN GENERATED p9gen REGION [ARGS...] -->
+//   ...replaced by p9gen...
+//   <!-- END GENERATED -->
+// with REGION one of
+//   summary              every message: type, body size in both dialects, reference
+//   wire-types           the wire types and their encodings
+//   qid-sizes            every message whose size changes with the dialect, exact byte counts
+//   layout NAME...       each named message's layout (both dialects if it carries a qid) and fields
+// Everything outside the regions is kept byte for byte. IN may equal OUT (regenerate in place).
+// --reference additionally requires that every message of the table appears in a layout region
+// of the document, so a message added to the table cannot be missing from the reference.
+#include <algorithm>
 #include <cstdio>
 #include <fstream>
 #include <iostream>
 #include <map>
+#include <nlohmann/json.hpp>
+#include <optional>
 #include <set>
 #include <sstream>
 #include <string>
-
-#include <nlohmann/json.hpp>
+#include <vector>
 
 namespace {
 
 using nlohmann::json;
 
-const std::map<std::string, int> kFixedSize = {
-    {"u8", 1}, {"u16", 2}, {"u32", 4}, {"u64", 8}};
+const std::map<std::string, int> kFixedSize = {{"u8", 1}, {"u16", 2}, {"u32", 4}, {"u64", 8}};
 
 std::string CString(const std::string& s) {
   std::string out = "\"";
@@ -49,12 +64,18 @@ std::string Layout(const json& m, int qid_size) {
   for (const auto& f : m["fields"]) {
     const std::string t = f["type"];
     std::string piece = f["name"].get<std::string>();
-    if (kFixedSize.count(t)) piece += "[" + std::to_string(kFixedSize.at(t)) + "]";
-    else if (t == "qid") piece += "[" + std::to_string(qid_size) + "]";
-    else if (t == "str") piece += "[s]";
-    else if (t == "data" || t == "dirents") piece = "count[4] " + piece + "[count]";
-    else if (t == "wnames") piece = "nwname[2] nwname*(wname[s])";
-    else if (t == "wqids") piece = "nwqid[2] nwqid*(qid[" + std::to_string(qid_size) + "])";
+    if (kFixedSize.count(t))
+      piece += "[" + std::to_string(kFixedSize.at(t)) + "]";
+    else if (t == "qid")
+      piece += "[" + std::to_string(qid_size) + "]";
+    else if (t == "str")
+      piece += "[s]";
+    else if (t == "data" || t == "dirents")
+      piece = "count[4] " + piece + "[count]";
+    else if (t == "wnames")
+      piece = "nwname[2] nwname*(wname[s])";
+    else if (t == "wqids")
+      piece = "nwqid[2] nwqid*(qid[" + std::to_string(qid_size) + "])";
     if (!out.empty()) out += " ";
     out += piece;
   }
@@ -66,9 +87,12 @@ int FixedBody(const json& m, int qid_size) {
   int total = 0;
   for (const auto& f : m["fields"]) {
     const std::string t = f["type"];
-    if (kFixedSize.count(t)) total += kFixedSize.at(t);
-    else if (t == "qid") total += qid_size;
-    else return -1;
+    if (kFixedSize.count(t))
+      total += kFixedSize.at(t);
+    else if (t == "qid")
+      total += qid_size;
+    else
+      return -1;
   }
   return total;
 }
@@ -117,8 +141,8 @@ std::string GenerateInc(const json& spec) {
   }
   o << "\n#define P9X_MESSAGE_DOCS(D) \\\n";
   for (const auto& m : spec["messages"]) {
-    o << "  D(" << m["name"].get<std::string>() << ", " << CString(m["ref"]) << ", "
-      << CString(m["doc"]) << ") \\\n";
+    o << "  D(" << m["name"].get<std::string>() << ", " << CString(m["ref"]) << ", " << CString(m["doc"])
+      << ") \\\n";
   }
   o << "\n\n#define P9X_MUTATING_LIST(M) \\\n";
   for (const auto& m : spec["messages"]) {
@@ -151,9 +175,9 @@ std::string GenerateMd(const json& spec) {
       return s;
     };
     std::string name = m["name"];
-    o << "| [" << name << "](#" << name << ") | " << m["type"].get<int>() << " | " << show(l, 13)
-      << " | " << show(x, 21) << (HasQid(m) && l != x ? " (+8 per qid)" : "") << " | "
-      << m["ref"].get<std::string>() << " |\n";
+    o << "| [" << name << "](#" << name << ") | " << m["type"].get<int>() << " | " << show(l, 13) << " | "
+      << show(x, 21) << (HasQid(m) && l != x ? " (+8 per qid)" : "") << " | " << m["ref"].get<std::string>()
+      << " |\n";
   }
   o << "\n## Messages\n";
   for (const auto& m : spec["messages"]) {
@@ -167,8 +191,8 @@ std::string GenerateMd(const json& spec) {
     if (!m["fields"].empty()) {
       o << "| field | wire type | bytes (.L / xqid) | meaning |\n|---|---|---|---|\n";
       for (const auto& f : m["fields"]) {
-        o << "| `" << f["name"].get<std::string>() << "` | " << f["type"].get<std::string>()
-          << " | " << FieldSize(f, 13);
+        o << "| `" << f["name"].get<std::string>() << "` | " << f["type"].get<std::string>() << " | "
+          << FieldSize(f, 13);
         if (FieldSize(f, 13) != FieldSize(f, 21)) o << " / " << FieldSize(f, 21);
         o << " | " << f["doc"].get<std::string>() << " |\n";
       }
@@ -189,6 +213,190 @@ std::string GenerateMd(const json& spec) {
     }
   }
   return o.str();
+}
+
+// ---- Generated regions of hand-written documents ----
+
+const json* FindMessage(const json& spec, const std::string& name) {
+  for (const auto& m : spec["messages"]) {
+    if (m["name"] == name) return &m;
+  }
+  return nullptr;
+}
+
+int QidCount(const json& m) {
+  int n = 0;
+  for (const auto& f : m["fields"]) n += f["type"] == "qid" ? 1 : 0;
+  return n;
+}
+
+std::string RegionSummary(const json& spec) {
+  std::ostringstream o;
+  o << "| message | type | body (9P2000.L) | body (xqid) | reference |\n|---|---|---|---|---|\n";
+  for (const auto& m : spec["messages"]) {
+    const int l = FixedBody(m, 13), x = FixedBody(m, 21);
+    auto show = [&](int fixed, int qs) {
+      if (fixed >= 0) return std::to_string(fixed);
+      std::string s;
+      for (const auto& f : m["fields"]) s += (s.empty() ? "" : " + ") + FieldSize(f, qs);
+      return s;
+    };
+    const std::string name = m["name"];
+    o << "| " << name << " | " << m["type"].get<int>() << " | " << show(l, 13) << " | " << show(x, 21)
+      << " | " << m["ref"].get<std::string>() << " |\n";
+  }
+  return o.str();
+}
+
+std::string RegionWireTypes(const json& spec) {
+  std::ostringstream o;
+  o << "| wire type | encoding |\n|---|---|\n";
+  for (const auto& [t, doc] : spec["wire_types"].items()) {
+    o << "| `" << t << "` | " << doc.get<std::string>() << " |\n";
+  }
+  return o.str();
+}
+
+// The exact byte counts of every qid-bearing message in both dialects. The format is fixed
+// (negotiation/qid_size_test.cc reads it back and compares each number with the codec's
+// EncodedSize): | message | qids | body .L | body xqid | frame .L | frame xqid |.
+std::string RegionQidSizes(const json& spec) {
+  std::ostringstream o;
+  o << "| message | qids | body, 9P2000.L | body, xqid | frame, 9P2000.L | frame, xqid |\n"
+       "|---|---|---|---|---|---|\n";
+  for (const auto& m : spec["messages"]) {
+    if (!HasQid(m)) continue;
+    const std::string name = m["name"];
+    const int l = FixedBody(m, 13), x = FixedBody(m, 21);
+    if (l >= 0) {
+      o << "| " << name << " | " << QidCount(m) << " | " << l << " | " << x << " | " << l + 7 << " | "
+        << x + 7 << " |\n";
+      continue;
+    }
+    bool wqids = false, dirents = false;
+    int fixed = 0;
+    for (const auto& f : m["fields"]) {
+      const std::string t = f["type"];
+      if (t == "wqids")
+        wqids = true;
+      else if (t == "dirents")
+        dirents = true;
+      else if (kFixedSize.count(t))
+        fixed += kFixedSize.at(t);
+      else if (t == "qid")
+        fixed += 13;  // (no message mixes these today)
+    }
+    if (wqids) {
+      const int base = fixed + 2;  // nwqid[2]
+      o << "| " << name << " (nwqid = k) | k | " << base << "+13k | " << base << "+21k | " << base + 7
+        << "+13k | " << base + 7 << "+21k |\n";
+      o << "| " << name << " (nwqid = 16) | 16 | " << base + 13 * 16 << " | " << base + 21 * 16 << " | "
+        << base + 7 + 13 * 16 << " | " << base + 7 + 21 * 16 << " |\n";
+    }
+    if (dirents) {
+      // Each entry: qid offset[8] type[1] name[s] (the dirents wire type).
+      o << "| " << name << " entry (name of n bytes) | 1 | " << 13 + 8 + 1 + 2 << "+n | " << 21 + 8 + 1 + 2
+        << "+n | — | — |\n";
+    }
+  }
+  return o.str();
+}
+
+std::string RegionLayout(const json& spec, const std::vector<std::string>& names, std::string* error) {
+  std::ostringstream o;
+  for (const auto& name : names) {
+    const json* found = FindMessage(spec, name);
+    if (found == nullptr) {
+      *error = "layout of unknown message " + name;
+      return "";
+    }
+    const json& m = *found;
+    o << "```\n" << name << " (type " << m["type"].get<int>() << ")\n";
+    o << "  9P2000.L       size[4] type[1] tag[2] " << Layout(m, 13) << "\n";
+    if (HasQid(m)) o << "  9P2000.L.xqid  size[4] type[1] tag[2] " << Layout(m, 21) << "\n";
+    o << "```\n";
+    if (!m["fields"].empty()) {
+      o << "\n| field | wire type | bytes (.L / xqid) | meaning |\n|---|---|---|---|\n";
+      for (const auto& f : m["fields"]) {
+        o << "| `" << f["name"].get<std::string>() << "` | " << f["type"].get<std::string>() << " | "
+          << FieldSize(f, 13);
+        if (FieldSize(f, 13) != FieldSize(f, 21)) o << " / " << FieldSize(f, 21);
+        o << " | " << f["doc"].get<std::string>() << " |\n";
+      }
+    }
+    if (&name != &names.back()) o << "\n";
+  }
+  return o.str();
+}
+
+// Rewrites every generated region of `doc`. On error returns nullopt and sets *error.
+// `covered` collects the messages named in layout regions.
+std::optional<std::string> FillDocument(const json& spec, const std::string& doc,
+                                        std::set<std::string>* covered, std::string* error) {
+  static const std::string kBegin = "<!-- BEGIN GENERATED p9gen ";
+  static const std::string kEnd = "<!-- END GENERATED -->";
+  std::string out;
+  size_t pos = 0;
+  int line_of = 1;
+  while (true) {
+    const size_t begin = doc.find(kBegin, pos);
+    if (begin == std::string::npos) break;
+    const size_t begin_close = doc.find("-->", begin);
+    const size_t end = doc.find(kEnd, begin);
+    line_of = 1 + static_cast<int>(std::count(doc.begin(), doc.begin() + static_cast<long>(begin), '\n'));
+    if (begin_close == std::string::npos || end == std::string::npos || end < begin_close) {
+      *error = "line " + std::to_string(line_of) + ": BEGIN GENERATED without END GENERATED";
+      return std::nullopt;
+    }
+    const size_t nested = doc.find(kBegin, begin + 1);
+    if (nested != std::string::npos && nested < end) {
+      *error = "line " + std::to_string(line_of) + ": nested BEGIN GENERATED";
+      return std::nullopt;
+    }
+    std::istringstream words(doc.substr(begin + kBegin.size(), begin_close - begin - kBegin.size()));
+    std::string region;
+    words >> region;
+    std::vector<std::string> args;
+    for (std::string w; words >> w;) args.push_back(w);
+    std::string body;
+    if (region == "summary" && args.empty()) {
+      body = RegionSummary(spec);
+    } else if (region == "wire-types" && args.empty()) {
+      body = RegionWireTypes(spec);
+    } else if (region == "qid-sizes" && args.empty()) {
+      body = RegionQidSizes(spec);
+    } else if (region == "layout" && !args.empty()) {
+      body = RegionLayout(spec, args, error);
+      if (!error->empty()) {
+        *error = "line " + std::to_string(line_of) + ": " + *error;
+        return std::nullopt;
+      }
+      covered->insert(args.begin(), args.end());
+    } else {
+      *error = "line " + std::to_string(line_of) + ": unknown generated region '" + region + "'";
+      return std::nullopt;
+    }
+    const size_t content = begin_close + 3;
+    out += doc.substr(pos, content - pos);
+    out += "\n" + body;
+    out += kEnd;
+    pos = end + kEnd.size();
+  }
+  if (doc.find(kEnd, pos) != std::string::npos) {
+    *error = "END GENERATED without BEGIN GENERATED";
+    return std::nullopt;
+  }
+  out += doc.substr(pos);
+  return out;
+}
+
+bool ReadFile(const std::string& path, std::string* text) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return false;
+  std::ostringstream s;
+  s << in.rdbuf();
+  *text = s.str();
+  return true;
 }
 
 // Checks the table's own consistency; returns an error text or "".
@@ -222,8 +430,22 @@ bool WriteFile(const std::string& path, const std::string& text) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  if (argc != 4) {
-    std::fprintf(stderr, "usage: p9gen SPEC_JSON OUT_INC OUT_MD\n");
+  struct DocJob {
+    std::string in, out;
+    bool reference;
+  };
+  std::vector<DocJob> docs;
+  bool usage_ok = argc >= 4;
+  for (int i = 4; usage_ok && i < argc; i += 3) {
+    const std::string flag = argv[i];
+    if ((flag != "--doc" && flag != "--reference") || i + 2 >= argc) {
+      usage_ok = false;
+      break;
+    }
+    docs.push_back({argv[i + 1], argv[i + 2], flag == "--reference"});
+  }
+  if (!usage_ok) {
+    std::fprintf(stderr, "usage: p9gen SPEC_JSON OUT_INC OUT_MD [--doc IN OUT]... [--reference IN OUT]...\n");
     return 2;
   }
   std::ifstream in(argv[1]);
@@ -242,9 +464,42 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "p9gen: %s: %s\n", argv[1], err.c_str());
     return 1;
   }
+  // Fill every document first, so that an error leaves all outputs untouched.
+  std::vector<std::string> filled;
+  for (const auto& job : docs) {
+    std::string text;
+    if (!ReadFile(job.in, &text)) {
+      std::fprintf(stderr, "p9gen: cannot read %s\n", job.in.c_str());
+      return 1;
+    }
+    std::set<std::string> covered;
+    std::string error;
+    auto out = FillDocument(spec, text, &covered, &error);
+    if (!out) {
+      std::fprintf(stderr, "p9gen: %s: %s\n", job.in.c_str(), error.c_str());
+      return 1;
+    }
+    if (job.reference) {
+      std::string missing;
+      for (const auto& m : spec["messages"]) {
+        if (!covered.count(m["name"].get<std::string>())) missing += " " + m["name"].get<std::string>();
+      }
+      if (!missing.empty()) {
+        std::fprintf(stderr, "p9gen: %s: no layout region for:%s\n", job.in.c_str(), missing.c_str());
+        return 1;
+      }
+    }
+    filled.push_back(std::move(*out));
+  }
   if (!WriteFile(argv[2], GenerateInc(spec)) || !WriteFile(argv[3], GenerateMd(spec))) {
     std::fprintf(stderr, "p9gen: cannot write outputs\n");
     return 1;
+  }
+  for (size_t i = 0; i < docs.size(); ++i) {
+    if (!WriteFile(docs[i].out, filled[i])) {
+      std::fprintf(stderr, "p9gen: cannot write %s\n", docs[i].out.c_str());
+      return 1;
+    }
   }
   return 0;
 }

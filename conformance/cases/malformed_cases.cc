@@ -1,0 +1,324 @@
+// Malformed frames sent to the server, msize enforcement on replies, and error replies.
+// For every malformed frame the server must answer Rlerror or close the connection, never crash or
+// hang, and a second connection must still work afterwards.
+#include "conformance/cases/cases.h"
+#include "conformance/cases/helpers.h"
+#include "conformance/vectors.h"
+
+namespace p9x::conformance {
+namespace {
+
+constexpr char kMalformedSpec[] =
+    "spec/9p2000.L.md §1: \"Every frame holds exactly one message: p9x rejects a frame whose fields end "
+    "before size (TrailingBytes) as well as one whose fields run past it (Truncated)\"; a server answers "
+    "a malformed frame with Rlerror or closes the connection, and keeps serving other connections";
+constexpr char kMsizeSpec[] =
+    "version(5): msize is \"the maximum length, in bytes, it will ever generate or expect to receive in a "
+    "single 9P message\"; spec/9p2000.L.md §4: every frame either side sends MUST fit in msize";
+
+// After a malformed frame: a new connection must still work.
+void ExpectServerStillServes(CaseContext& c, std::string_view what) {
+  if (c.stopped()) return;
+  std::string error;
+  if (!Transport::Connect(c.env().target, &error).connected()) {
+    c.Fail(std::string(what) + ": afterwards the server accepts no new connection (it crashed?)");
+    return;
+  }
+  Probe& second = c.Session();
+  second.Getattr(second.root());
+}
+
+// Sends `bytes` on a fresh session and requires Rlerror or a close; then a new connection must work.
+void ExpectRefusal(CaseContext& c, const std::vector<uint8_t>& bytes, std::string_view what) {
+  Probe& p = c.Session();
+  if (c.stopped()) return;
+  p.SendBytes(bytes);
+  RawFrame f = p.Receive();
+  if (f.status == ReplyStatus::kOk) {
+    if (f.type != static_cast<uint8_t>(MsgType::kRlerror) && f.type != kRerrorType) {
+      const MsgInfo* info = FindMsgInfo(f.type);
+      c.Fail(std::string(what) + ": answered " + (info ? std::string(info->name) : "type " + std::to_string(f.type)) +
+             ", expected Rlerror or a closed connection");
+      return;
+    }
+  } else if (f.status == ReplyStatus::kTimeout) {
+    c.Fail(std::string(what) + ": " + f.detail + " (expected Rlerror or a closed connection)");
+    return;
+  }
+  ExpectServerStillServes(c, what);
+}
+
+// Sends an invalid vector of spec/vectors in a session of its dialect (and msize).
+void SendVector(CaseContext& c, const InvalidVector& v) {
+  const bool xqid = c.env().xqid_negotiated;
+  if (v.dialect && (*v.dialect == Dialect::kXqid) != xqid) {
+    c.Skip(std::string("a ") + (*v.dialect == Dialect::kXqid ? "9P2000.L.xqid" : "9P2000.L") +
+           " vector; this run's session is the other dialect");
+    return;
+  }
+  if (v.msize != 0 && v.msize < kMinMsize) {
+    c.Skip("the vector assumes msize " + std::to_string(v.msize) + ", below the 4096 a session can use");
+    return;
+  }
+  Probe& p = v.msize != 0 ? c.SessionWithMsize(v.msize) : c.Session();
+  if (c.stopped()) return;
+  if (v.msize != 0 && p.msize() != v.msize) {
+    c.Skip("the server did not agree to msize " + std::to_string(v.msize));
+    return;
+  }
+  const std::string what = "invalid vector " + v.file;
+  p.SendBytes(v.bytes);
+  // A size field that promises more bytes than the vector has: on a stream the server rightly
+  // waits for them, so end the stream; it must then close (or answer Rlerror).
+  const uint32_t size = v.bytes.size() >= 4 ? (v.bytes[0] | (v.bytes[1] << 8) | (v.bytes[2] << 16) |
+                                               (static_cast<uint32_t>(v.bytes[3]) << 24))
+                                            : 0;
+  const bool waits = v.bytes.size() < 4 || (size > v.bytes.size() && size <= p.msize());
+  if (waits) p.ShutdownWrite();
+  RawFrame f = p.Receive();
+  if (f.status == ReplyStatus::kOk && f.type != static_cast<uint8_t>(MsgType::kRlerror) && f.type != kRerrorType) {
+    const MsgInfo* info = FindMsgInfo(f.type);
+    c.Fail(what + ": answered " + (info ? std::string(info->name) : "type " + std::to_string(f.type)) +
+           ", expected Rlerror or a closed connection");
+    return;
+  }
+  if (f.status == ReplyStatus::kTimeout) {
+    c.Fail(what + ": " + f.detail + (waits ? " after the stream ended" : "") +
+           " (expected Rlerror or a closed connection)");
+    return;
+  }
+  ExpectServerStillServes(c, what);
+}
+
+}  // namespace
+
+void RegisterMalformedCases(Catalogue& catalogue, const std::string& vectors_dir) {
+  const auto type = [](MsgType t) { return static_cast<uint8_t>(t); };
+  catalogue.Add({
+      .name = "Required.Malformed.SizeBelowHeader",
+      .level = Level::kRequired,
+      .spec = "intro(5): size[4] counts the whole message including the 7-byte header; " + std::string(kMalformedSpec),
+      .needs = {},
+      .run = [=](CaseContext& c) {
+        ExpectRefusal(c, FrameBuilder().U32(0).FrameWithSize(type(MsgType::kTclunk), 1, 4), "a frame with size=4");
+      },
+  });
+  catalogue.Add({
+      .name = "Required.Malformed.SizeZero",
+      .level = Level::kRequired,
+      .spec = kMalformedSpec,
+      .needs = {},
+      .run = [=](CaseContext& c) {
+        ExpectRefusal(c, FrameBuilder().U32(0).FrameWithSize(type(MsgType::kTclunk), 1, 0), "a frame with size=0");
+      },
+  });
+  catalogue.Add({
+      .name = "Required.Malformed.UnknownTypeRefused",
+      .level = Level::kRequired,
+      .spec = "spec/9p2000.L.md §1.2: \"A p9x server answers a request of such a type with Rlerror(EOPNOTSUPP) "
+              "if the frame is otherwise well formed, and closes the connection if it cannot find the frame's end\"",
+      .needs = {},
+      .run = [=](CaseContext& c) {
+        ExpectRefusal(c, FrameBuilder().U32(1).U32(2).Frame(250, 1), "a frame of type 250");
+      },
+  });
+  catalogue.Add({
+      .name = "Required.Malformed.Legacy9P2000TypeRefused",
+      .level = Level::kRequired,
+      .spec = "spec/9p2000.L.md §1.2: Topen (112), Tcreate, Tstat, Twstat are not 9P2000.L messages and get "
+              "Rlerror(EOPNOTSUPP)",
+      .needs = {},
+      .run = [=](CaseContext& c) {
+        // 9P2000 Topen{fid, mode}: well formed in 9P2000, not a 9P2000.L message.
+        ExpectRefusal(c, FrameBuilder().U32(1).U8(0).Frame(112, 1), "a 9P2000 Topen");
+      },
+  });
+  catalogue.Add({
+      .name = "Required.Malformed.ReplyTypeSentToServer",
+      .level = Level::kRequired,
+      .spec = "intro(5): clients send T-messages and servers answer with R-messages; " + std::string(kMalformedSpec),
+      .needs = {},
+      .run = [=](CaseContext& c) {
+        ExpectRefusal(c, FrameBuilder().U16(0).Frame(type(MsgType::kRwalk), 1), "an Rwalk sent to the server");
+      },
+  });
+  catalogue.Add({
+      .name = "Required.Malformed.StringPastEnd",
+      .level = Level::kRequired,
+      .spec = kMalformedSpec,
+      .needs = {},
+      .run = [=](CaseContext& c) {
+        // Twalk{fid=1 newfid=2 nwname=1 wname: length 500, 3 bytes present}.
+        FrameBuilder b;
+        b.U32(1).U32(2).U16(1).U16(500).U8('a').U8('b').U8('c');
+        ExpectRefusal(c, b.Frame(type(MsgType::kTwalk), 1), "a Twalk whose name runs past the frame");
+      },
+  });
+  catalogue.Add({
+      .name = "Required.Malformed.TrailingBytes",
+      .level = Level::kRequired,
+      .spec = kMalformedSpec,
+      .needs = {},
+      .run = [=](CaseContext& c) {
+        ExpectRefusal(c, FrameBuilder().U32(0x7ead0005u).U16(0xbeef).Frame(type(MsgType::kTclunk), 1),
+                      "a Tclunk with 2 trailing bytes");
+      },
+  });
+  catalogue.Add({
+      .name = "Required.Malformed.TruncatedFixedField",
+      .level = Level::kRequired,
+      .spec = kMalformedSpec,
+      .needs = {},
+      .run = [=](CaseContext& c) {
+        // Tgetattr needs fid[4] request_mask[8]; send only the fid.
+        ExpectRefusal(c, FrameBuilder().U32(1).Frame(type(MsgType::kTgetattr), 1), "a Tgetattr without its mask");
+      },
+  });
+  catalogue.Add({
+      .name = "Required.Malformed.WalkCountPastEnd",
+      .level = Level::kRequired,
+      .spec = kMalformedSpec,
+      .needs = {},
+      .run = [=](CaseContext& c) {
+        // nwname=3 with a single name present.
+        ExpectRefusal(c, FrameBuilder().U32(1).U32(2).U16(3).Str("a").Frame(type(MsgType::kTwalk), 1),
+                      "a Twalk with nwname=3 and one name");
+      },
+  });
+
+  // The invalid vectors of spec/vectors, each a case.
+  std::string error;
+  for (InvalidVector& v : LoadInvalidVectors(vectors_dir, &error)) {
+    catalogue.Add({
+        .name = "Required.Malformed.Vector" + v.case_suffix,
+        .level = Level::kRequired,
+        .spec = std::string(kMalformedSpec) + " (spec/vectors/" + v.file + ": " + v.expected_error + ")",
+        .needs = {},
+        .run = [v](CaseContext& c) { SendVector(c, v); },
+    });
+  }
+
+}
+
+void RegisterMsizeCases(Catalogue& catalogue) {
+  // ---- msize ----
+  catalogue.Add({
+      .name = "Required.Msize.RepliesFitMsize",
+      .level = Level::kRequired,
+      .spec = kMsizeSpec + std::string("; spec/9p2000.L.md §4: an oversized Tread count is clamped"),
+      .needs = {Capability::kWritable},
+      .run = [](CaseContext& c) {
+        Probe& p = c.SessionWithMsize(8192);
+        const uint32_t dir = c.Scratch(p);
+        p.MakeFile(dir, "f", Pattern(40000));
+        const uint32_t f = p.OpenPath(dir, {"f"}, kOpenRdonly);
+        // The probe fails the case if the Rread frame exceeds the negotiated msize.
+        auto r = p.Call(Tread{f, 0, 1u << 20});
+        if (r.is_error()) {
+          c.Note("the server refused the oversized count (" + r.Describe() + "); its reply fits msize");
+          return;
+        }
+        if (!p.Must(r, "Tread count=1048576 at msize 8192")) return;
+        c.Expect(r.msg.data.bytes.size() + kRreadHeaderSize <= p.msize(),
+                 "Rread carries " + std::to_string(r.msg.data.bytes.size()) + " bytes at msize " + std::to_string(p.msize()));
+      },
+  });
+  catalogue.Add({
+      .name = "Required.Msize.ReaddirFitsMsize",
+      .level = Level::kRequired,
+      .spec = kMsizeSpec,
+      .needs = {Capability::kWritable},
+      .run = [](CaseContext& c) {
+        Probe& p = c.SessionWithMsize(4096);
+        const uint32_t dir = c.Scratch(p);
+        for (int i = 0; i < 200 && !c.stopped(); ++i) p.MakeFile(dir, "a-rather-long-file-name-" + std::to_string(i));
+        const uint32_t open = c.Scratch(p);
+        p.Open(open, kOpenRdonly);
+        auto r = p.Call(Treaddir{open, 0, 1u << 20});
+        if (r.is_error()) {
+          c.Note("the server refused the oversized count (" + r.Describe() + "); its reply fits msize");
+          return;
+        }
+        if (!p.Must(r, "Treaddir count=1048576 at msize 4096")) return;
+        const uint32_t bytes = static_cast<uint32_t>(r.msg.data.bytes.size());
+        c.Expect(bytes + kRreadHeaderSize <= p.msize(), "Rreaddir carries " + std::to_string(bytes) + " bytes at msize " +
+                                                            std::to_string(p.msize()));
+      },
+  });
+  catalogue.Add({
+      .name = "Required.Msize.OversizedRequestRefused",
+      .level = Level::kRequired,
+      .spec = kMsizeSpec + std::string("; a p9x decoder refuses a larger frame (FrameTooLarge)"),
+      .needs = {},
+      .run = [](CaseContext& c) {
+        Probe& p = c.SessionWithMsize(8192);
+        if (c.stopped()) return;
+        // A well-formed Twrite one byte over msize (its fid does not exist either).
+        const std::string data(p.msize() - 23 + 1, 'x');
+        FrameBuilder b;
+        b.U32(0x7ead0006u).U64(0).U32(static_cast<uint32_t>(data.size()));
+        std::vector<uint8_t> frame = b.Frame(static_cast<uint8_t>(MsgType::kTwrite), 1);
+        frame.insert(frame.end(), data.begin(), data.end());
+        const uint32_t size = static_cast<uint32_t>(frame.size());
+        for (int i = 0; i < 4; ++i) frame[i] = static_cast<uint8_t>(size >> (8 * i));
+        p.SendBytes(frame);
+        RawFrame f = p.Receive();
+        if (f.status == ReplyStatus::kClosed) return;
+        if (f.status == ReplyStatus::kTimeout) {
+          c.Fail("a Twrite frame larger than msize: " + f.detail);
+          return;
+        }
+        c.Expect(f.status == ReplyStatus::kOk && (f.type == static_cast<uint8_t>(MsgType::kRlerror) || f.type == kRerrorType),
+                 "a Twrite frame larger than msize was not refused");
+      },
+  });
+  catalogue.Add({
+      .name = "Required.Io.ReadNeverExceedsCount",
+      .level = Level::kRequired,
+      .spec = "spec/9p2000.L.md §4: \"A server MAY return fewer bytes than asked; it MUST NOT return more than asked\"",
+      .needs = {Capability::kWritable},
+      .run = [](CaseContext& c) {
+        Probe& p = c.Session();
+        const uint32_t dir = c.Scratch(p);
+        p.MakeFile(dir, "f", Pattern(1000));
+        const uint32_t f = p.OpenPath(dir, {"f"}, kOpenRdonly);
+        for (uint32_t count : {1u, 5u, 511u}) {
+          auto r = p.Call(Tread{f, 0, count});
+          if (!p.Must(r, "Tread count=" + std::to_string(count))) return;
+          if (!c.Expect(r.msg.data.bytes.size() <= count, "Tread count=" + std::to_string(count) + " returned " +
+                                                             std::to_string(r.msg.data.bytes.size()) + " bytes")) {
+            return;
+          }
+        }
+      },
+  });
+
+  // ---- errors ----
+  catalogue.Add({
+      .name = "Required.Errors.RlerrorNotRerror",
+      .level = Level::kRequired,
+      .spec = "spec/9p2000.L.md §5: \"A 9P2000.L server MUST answer errors with Rlerror (type 7), not Rerror (type 107)\"",
+      .needs = {},
+      .run = [](CaseContext& c) {
+        Probe& p = c.Session();
+        auto r = p.Call(MakeWalk(p.root(), p.NextFid(), {"p9x-conform-no-such-name"}));
+        if (!c.ExpectError(r, "Twalk of a missing name")) return;
+        c.Expect(r.type == static_cast<uint8_t>(MsgType::kRlerror),
+                 "the error came as type " + std::to_string(r.type) + ", not Rlerror (7)");
+      },
+  });
+  catalogue.Add({
+      .name = "Required.Errors.EcodeIsNonzero",
+      .level = Level::kRequired,
+      .spec = "9P2000.L Rlerror (diod protocol.md): \"ecode is a numerical Linux errno\"; 0 is not an error",
+      .needs = {},
+      .run = [](CaseContext& c) {
+        Probe& p = c.Session();
+        auto r = p.Call(Tclunk{0x7ead0007u});
+        if (!c.ExpectError(r, "Tclunk of an unknown fid")) return;
+        c.Expect(r.error != Errno::kOk, "Rlerror with ecode 0");
+      },
+  });
+}
+
+}  // namespace p9x::conformance

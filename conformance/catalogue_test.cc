@@ -1,0 +1,99 @@
+#include "conformance/catalogue.h"
+
+#include <gtest/gtest.h>
+
+#include <map>
+#include <set>
+
+#include "conformance/cases/cases.h"
+
+namespace p9x::conformance {
+namespace {
+
+TEST(CaseName, AcceptsLevelAreaCase) {
+  EXPECT_EQ(CheckCaseName("Required.Walk.ZeroNamesClones"), "");
+  EXPECT_EQ(CheckCaseName("Xqid.Wire.RwalkQidsAreExtended"), "");
+}
+
+TEST(CaseName, RejectsUnderscoresWrongLevelsAndSegmentCounts) {
+  EXPECT_NE(CheckCaseName("Required.Walk.Zero_Names"), "");
+  EXPECT_NE(CheckCaseName("Optional.Walk.ZeroNames"), "");
+  EXPECT_NE(CheckCaseName("Required.Walk"), "");
+  EXPECT_NE(CheckCaseName("Required.walk.ZeroNames"), "");
+  EXPECT_NE(CheckCaseName("Required.Walk.Zero.Names"), "");
+}
+
+TEST(NameMatches, StarMatchesInsideOneComponent) {
+  EXPECT_TRUE(NameMatches("Required.Walk.*", "Required.Walk.ZeroNamesClones"));
+  EXPECT_TRUE(NameMatches("*.Walk.*Clones", "Required.Walk.ZeroNamesClones"));
+  EXPECT_TRUE(NameMatches("Required.*.*Refused", "Required.Fid.UnknownFidRefused"));
+  EXPECT_FALSE(NameMatches("Required.Walk.*", "Required.Fid.UnknownFidRefused"));
+  EXPECT_FALSE(NameMatches("Required.*Refused", "Required.Fid.UnknownFidRefused"));  // '*' does not cross '.'
+  EXPECT_TRUE(NameMatches("Required.Walk.ZeroNamesClones", "Required.Walk.ZeroNamesClones"));
+  EXPECT_FALSE(NameMatches("Required.Walk.ZeroNames", "Required.Walk.ZeroNamesClones"));
+}
+
+TEST(NameMatches, TrailingStarCoversTheRestAndCommasAlternate) {
+  EXPECT_TRUE(NameMatches("Required.*", "Required.Walk.ZeroNamesClones"));
+  EXPECT_FALSE(NameMatches("Recommended.*", "Required.Walk.ZeroNamesClones"));
+  EXPECT_TRUE(NameMatches("Xqid.*,Required.Walk.*", "Required.Walk.ZeroNamesClones"));
+}
+
+TEST(Catalogue, EveryRegisteredCaseIsWellFormedAndUnique) {
+  Catalogue catalogue;
+  RegisterAllCases(catalogue, std::string(P9X_TEST_SOURCE_DIR) + "/spec/vectors");
+  std::set<std::string> names;
+  for (const Case& c : catalogue.cases()) {
+    EXPECT_EQ(CheckCaseName(c.name), "") << c.name;
+    EXPECT_TRUE(names.insert(c.name).second) << c.name;
+    EXPECT_FALSE(c.spec.empty()) << c.name << " cites no spec";
+    EXPECT_TRUE(c.name.starts_with(std::string(LevelName(c.level)) + ".")) << c.name;
+  }
+  EXPECT_GE(catalogue.size(), 100u);
+}
+
+TEST(Catalogue, HasTheCasesTheSpecCites) {
+  Catalogue catalogue;
+  RegisterAllCases(catalogue, "");
+  std::set<std::string> names;
+  for (const Case& c : catalogue.cases()) names.insert(c.name);
+  // spec/xqid.md §13 "Conformance cases cited".
+  for (const char* cited : {
+           "Required.Concurrency.RepliesMatchTags", "Required.Errors.RlerrorNotRerror", "Required.Fid.ClunkReleasesFid",
+           "Required.Fid.NewfidInUseRefused", "Required.Fid.UnknownFidRefused", "Required.Flush.ReplyPrecedesRflush",
+           "Required.Flush.UnknownTagAnswered", "Required.Getattr.QidMatchesWalk",
+           "Required.Identity.DistinctAcrossFilesystems", "Required.Identity.RecreatedFileGetsNewQid",
+           "Required.Identity.RenameKeepsQid", "Required.Io.ReadNeverExceedsCount", "Required.Io.WriteThenReadBack",
+           "Required.Link.SameQidBothNames", "Required.Malformed.UnknownTypeRefused", "Required.Msize.RepliesFitMsize",
+           "Required.Negotiation.EmptyVersionAnsweredUnknown", "Required.Negotiation.MsizeNotAboveOffer",
+           "Required.Negotiation.NoUnofferedFeature", "Required.Negotiation.ReplyTagIsNotag",
+           "Required.Negotiation.RequestBeforeVersionRefused", "Required.Negotiation.ReversionClunksFids",
+           "Required.Negotiation.ReversionFreesFidNumbers", "Required.Negotiation.SmallMsizeSessionWorks",
+           "Required.Negotiation.UnknownVersionAnsweredUnknown", "Required.Negotiation.XqidDeclineLeavesConnectionUsable",
+           "Required.Negotiation.XqidOfferAnsweredWithRversion", "Required.Readdir.EntryQidsEqualWalkQids",
+           "Required.Readdir.ResumeAtOffset", "Required.Readdir.SmallCountReturnsWholeEntries",
+           "Required.Walk.DotDotAtRootIsNoOp", "Required.Walk.MoreThanSixteenNamesRefused",
+           "Required.Walk.PartialWalkLeavesNewfidUnused", "Required.Walk.ZeroNamesClones",
+           "Recommended.Flush.FlushOfFlushAnswered", "Recommended.Negotiation.HugeMsizeClamped",
+           "Recommended.Negotiation.UnknownFeatureDropped", "Recommended.Negotiation.UsableAfterRefusedMsize",
+           "Recommended.Negotiation.ZeroMsizeRefused", "Xqid.Identity.DistinctAcrossFilesystems",
+           "Xqid.Identity.HardLinksShareQid", "Xqid.Identity.PathHiIsNotHostDevice", "Xqid.Identity.StableAcrossRoutes",
+           "Xqid.Identity.StableWithinSession", "Xqid.Negotiation.AttachQidIsExtended",
+           "Xqid.Negotiation.PlainOfferKeepsLegacyQids", "Xqid.Negotiation.XqidOfferAccepted",
+           "Xqid.Readdir.EntryQidMatchesWalk", "Xqid.Wire.RgetattrFieldsFollowExtendedQid",
+           "Xqid.Wire.RreaddirEntriesAreExtended", "Xqid.Wire.RwalkQidsAreExtended"}) {
+    EXPECT_TRUE(names.contains(cited)) << cited;
+  }
+}
+
+TEST(Catalogue, SelectFiltersByPattern) {
+  Catalogue catalogue;
+  RegisterAllCases(catalogue, "");
+  const auto walk = catalogue.Select("Required.Walk.*");
+  ASSERT_FALSE(walk.empty());
+  for (const Case* c : walk) EXPECT_EQ(c->area(), "Walk");
+  EXPECT_EQ(catalogue.Select("").size(), catalogue.size());
+}
+
+}  // namespace
+}  // namespace p9x::conformance

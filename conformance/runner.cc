@@ -1,0 +1,524 @@
+#include "conformance/runner.h"
+
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <ctime>
+#include <exception>
+#include <filesystem>
+#include <fstream>
+#include <set>
+
+#include "conformance/context.h"
+#include "conformance/expected_list.h"
+
+namespace p9x::conformance {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+// Transcripts kept per case in the report.
+constexpr size_t kMaxTranscriptChars = 64 * 1024;
+
+std::string Now3339() {
+  const std::time_t t = std::time(nullptr);
+  std::tm tm{};
+  gmtime_r(&t, &tm);
+  char buf[32];
+  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
+  return buf;
+}
+
+proto::Level ToProto(Level level) {
+  switch (level) {
+    case Level::kRequired:
+      return proto::REQUIRED;
+    case Level::kRecommended:
+      return proto::RECOMMENDED;
+    case Level::kXqid:
+      return proto::XQID;
+  }
+  return proto::LEVEL_UNSPECIFIED;
+}
+
+// Removes `name` (a file or a whole tree) inside `parent_fid`, with plain 9P requests. Best
+// effort: the cleanup of a misbehaving server must not hang or abort the run.
+void RemoveTree(Probe& p, uint32_t parent_fid, const std::string& name, int depth) {
+  if (depth > 40 || p.closed()) return;
+  const uint32_t fid = p.NextFid();
+  Twalk w{parent_fid, fid, {}};
+  w.wnames.count = 1;
+  w.wnames.names[0] = name;
+  auto walked = p.Call(w);
+  if (!walked.ok() || walked.msg.wqids.count != 1) {
+    if (walked.ok()) (void)p.Call(Tclunk{fid});
+    return;
+  }
+  const bool is_dir = (walked.msg.wqids.qids[0].type & kQtDir) != 0;
+  if (is_dir) {
+    const uint32_t dir = p.NextFid();
+    Twalk clone{fid, dir, {}};
+    if (p.Call(clone).ok()) {
+      if (p.Call(Tlopen{dir, kOpenRdonly}).ok()) {
+        std::vector<std::string> names;
+        uint64_t offset = 0;
+        for (int round = 0; round < 10000; ++round) {
+          auto r = p.Call(Treaddir{dir, offset, p.io_size()});
+          if (!r.ok() || r.msg.data.bytes.empty()) break;
+          DirentReader reader(r.msg.data.bytes, p.dialect());
+          Dirent d;
+          bool any = false;
+          while (reader.Next(&d)) {
+            any = true;
+            offset = d.offset;
+            if (d.name != "." && d.name != "..") names.emplace_back(d.name);
+          }
+          if (!any) break;
+        }
+        for (const std::string& n : names) RemoveTree(p, fid, n, depth + 1);
+      }
+      (void)p.Call(Tclunk{dir});
+    }
+  }
+  // remove(5) clunks the fid whether or not it succeeds.
+  if (!p.Call(Tremove{fid}).ok()) {
+    (void)p.Call(Tunlinkat{parent_fid, name, is_dir ? kAtRemovedir : 0u});
+  }
+}
+
+// Creates a probe on its own log, for the runner's setup and cleanup.
+struct RunnerConnection {
+  CaseLog log;
+  std::unique_ptr<Probe> probe;
+  std::string error;
+
+  RunnerConnection(const std::string& target, std::chrono::milliseconds timeout) {
+    Transport t = Transport::Connect(target, &error);
+    probe = std::make_unique<Probe>(log, 0, std::move(t), timeout);
+  }
+};
+
+bool IsDirLocal(const std::string& path, dev_t* dev = nullptr) {
+  struct stat st {};
+  if (lstat(path.c_str(), &st) != 0 || !S_ISDIR(st.st_mode)) return false;
+  if (dev != nullptr) *dev = st.st_dev;
+  return true;
+}
+
+// Probes each capability on the server (in a directory `caps` inside the scratch directory)
+// and the environment. A capability is present only when the server demonstrably does it.
+void DetectCapabilities(const RunOptions& options, RunEnvironment& env, Probe& p, FILE* out) {
+  auto missing = [&](Capability c, std::string why) { env.missing[c] = std::move(why); };
+  auto have = [&](Capability c) { env.capabilities.insert(c); };
+
+  if (geteuid() == 0) {
+    have(Capability::kRunnerRoot);
+  } else {
+    missing(Capability::kRunnerRoot, "the runner is not root");
+  }
+
+  // Multiple filesystems: the fixture's layout is visible at the export root.
+  {
+    std::set<std::string> names;
+    const uint32_t dir = p.NextFid();
+    if (p.Call(Twalk{p.root(), dir, {}}).ok() && p.Call(Tlopen{dir, kOpenRdonly}).ok()) {
+      uint64_t offset = 0;
+      for (int round = 0; round < 1000; ++round) {
+        auto r = p.Call(Treaddir{dir, offset, p.io_size()});
+        if (!r.ok() || r.msg.data.bytes.empty()) break;
+        DirentReader reader(r.msg.data.bytes, p.dialect());
+        Dirent d;
+        bool any = false;
+        while (reader.Next(&d)) {
+          any = true;
+          offset = d.offset;
+          names.emplace(d.name);
+        }
+        if (!any) break;
+      }
+    }
+    (void)p.Call(Tclunk{dir});
+    if (names.contains("p1") && names.contains("p2") && names.contains("p3")) {
+      have(Capability::kMultiFs);
+    } else {
+      missing(Capability::kMultiFs, "the export is not the multi-filesystem fixture (no p1, p2, p3 at its root; "
+                                    "build one with: p9x-conform fixture DIR)");
+    }
+  }
+
+  if (!options.local_root.empty()) {
+    const std::string probe_path =
+        env.scratch_name.empty() ? options.local_root : options.local_root + "/" + env.scratch_name;
+    if (IsDirLocal(probe_path)) {
+      have(Capability::kLocalRoot);
+      env.local_root = options.local_root;
+      if (env.capabilities.contains(Capability::kMultiFs)) {
+        dev_t d1 = 0, d2 = 0, d3 = 0;
+        const bool ok = IsDirLocal(options.local_root + "/p1", &d1) && IsDirLocal(options.local_root + "/p2", &d2) &&
+                        IsDirLocal(options.local_root + "/p3", &d3);
+        if (!ok || d1 == d2 || d2 == d3 || d1 == d3) {
+          env.capabilities.erase(Capability::kMultiFs);
+          missing(Capability::kMultiFs, "p1, p2 and p3 under --local-root are not three filesystems (mount the fixture)");
+        }
+      }
+    } else {
+      missing(Capability::kLocalRoot, "--local-root " + options.local_root +
+                                          " does not show the export (the scratch directory is not there)");
+    }
+  } else {
+    missing(Capability::kLocalRoot, "no --local-root given");
+  }
+
+  if (env.scratch_name.empty()) {
+    const std::string why = "the export is not writable";
+    for (Capability c : {Capability::kWritable, Capability::kXattrs, Capability::kHardLinks, Capability::kSymlinks,
+                         Capability::kFifos, Capability::kDevices, Capability::kLocks}) {
+      missing(c, why);
+    }
+    return;
+  }
+  have(Capability::kWritable);
+
+  const uint32_t caps = p.NextFid();
+  Twalk to_scratch{p.root(), caps, {}};
+  to_scratch.wnames.count = 1;
+  to_scratch.wnames.names[0] = env.scratch_name;
+  (void)p.Call(to_scratch);
+  (void)p.Call(Tmkdir{caps, "caps", 0755, 0});
+  Twalk to_caps{caps, caps, {}};
+  to_caps.wnames.count = 1;
+  to_caps.wnames.names[0] = "caps";
+  (void)p.Call(to_caps);
+  const uint32_t file = p.NextFid();
+  (void)p.Call(Twalk{caps, file, {}});
+  (void)p.Call(Tlcreate{file, "file", kOpenRdwr | kOpenCreate, 0644, 0});
+
+  auto record = [&](Capability c, const ReplyBase& r, std::string_view request) {
+    if (r.ok()) {
+      have(c);
+    } else {
+      missing(c, "the server refused " + std::string(request) + " (" + r.Describe() + ")");
+    }
+  };
+  {
+    const uint32_t x = p.NextFid();
+    (void)p.Call(Twalk{file, x, {}});
+    auto created = p.Call(Txattrcreate{x, "user.p9x.probe", 1, 0});
+    bool ok = created.ok();
+    if (ok) {
+      const uint8_t one = '1';
+      ok = p.Call(Twrite{x, 0, Bytes{std::span(&one, 1)}}).ok();
+    }
+    auto clunked = p.Call(Tclunk{x});
+    ok = ok && clunked.ok();
+    if (ok) {
+      have(Capability::kXattrs);
+    } else {
+      missing(Capability::kXattrs, "the server refused Txattrcreate user.p9x.probe (" +
+                                       (created.ok() ? clunked.Describe() : created.Describe()) + ")");
+    }
+  }
+  record(Capability::kHardLinks, p.Call(Tlink{caps, file, "file.link"}), "Tlink");
+  record(Capability::kSymlinks, p.Call(Tsymlink{caps, "symlink", "file", 0}), "Tsymlink");
+  record(Capability::kFifos, p.Call(Tmknod{caps, "fifo", 0010644, 0, 0, 0}), "Tmknod S_IFIFO");
+  record(Capability::kDevices, p.Call(Tmknod{caps, "null", 0020644, 1, 3, 0}), "Tmknod S_IFCHR 1:3");
+  {
+    auto locked = p.Call(Tlock{file, kLockTypeWrlck, 0, 0, 0, 1, "p9x-conform"});
+    if (locked.ok() && locked.msg.status == kLockSuccess) {
+      have(Capability::kLocks);
+      (void)p.Call(Tlock{file, kLockTypeUnlck, 0, 0, 0, 1, "p9x-conform"});
+    } else {
+      missing(Capability::kLocks, "the server refused Tlock (" +
+                                      (locked.ok() ? "status " + std::to_string(locked.msg.status) : locked.Describe()) + ")");
+    }
+  }
+  (void)p.Call(Tclunk{file});
+  (void)p.Call(Tclunk{caps});
+  (void)out;
+}
+
+}  // namespace
+
+int RunConformance(const RunOptions& options, const Catalogue& catalogue, FILE* out) {
+  const auto timeout = std::chrono::milliseconds(options.timeout_ms);
+  proto::Report report;
+  report.set_tool("p9x-conform 0.1.0");
+  report.set_target(options.target);
+  report.set_aname(options.aname);
+  report.set_uname(options.uname);
+  report.set_dialect_requested(options.dialect);
+  report.set_started_at(Now3339());
+  report.set_filter(options.filter);
+  report.set_local_root(options.local_root);
+  report.set_expected_list(options.expected);
+
+  ExpectedList expected;
+  if (!options.expected.empty()) {
+    auto loaded = ExpectedList::Load(options.expected);
+    if (!loaded) {
+      if (options.fix && !std::filesystem::exists(options.expected)) {
+        std::fprintf(out, "expected-failure list %s does not exist yet; --fix will create it\n",
+                     options.expected.c_str());
+      } else {
+        std::fprintf(out, "p9x-conform: %s\n", loaded.error().c_str());
+        return 2;
+      }
+    } else {
+      expected = std::move(*loaded);
+    }
+  }
+
+  RunEnvironment env;
+  env.target = options.target;
+  env.timeout = timeout;
+  env.vectors_dir = options.vectors_dir;
+  env.session.msize = options.msize;
+  env.session.aname = options.aname;
+  env.session.uname = options.uname;
+  env.session.n_uname = options.n_uname;
+
+  // 1. Negotiate the dialect (auto and xqid offer 9P2000.L.xqid first).
+  std::fprintf(out, "p9x-conform: target %s, dialect %s\n", options.target.c_str(), options.dialect.c_str());
+  proto::Session* session = report.mutable_session();
+  if (options.dialect == "auto" || options.dialect == "xqid") {
+    RunnerConnection c(options.target, timeout);
+    if (!c.probe->closed()) {
+      auto v = c.probe->Version(options.msize, kVersionXqid);
+      env.xqid_answer = v.ok() ? "Rversion \"" + std::string(v.msg.version) + "\"" : v.Describe();
+      env.xqid_negotiated = v.ok() && v.msg.version == kVersionXqid;
+    } else {
+      std::fprintf(out, "p9x-conform: cannot connect: %s\n", c.error.c_str());
+      return 2;
+    }
+    env.xqid_required = options.dialect == "xqid";
+    session->set_xqid_answer(env.xqid_answer);
+    std::fprintf(out, "offered \"%s\": %s\n", kVersionXqid, env.xqid_answer.c_str());
+  }
+  env.session.version = env.xqid_negotiated ? kVersionXqid : kVersion9P2000L;
+  session->set_version_offered(env.session.version);
+
+  RunnerConnection setup(options.target, timeout);
+  if (setup.probe->closed()) {
+    std::fprintf(out, "p9x-conform: cannot connect: %s\n", setup.error.c_str());
+    return 2;
+  }
+  Probe& p = *setup.probe;
+  if (!p.Start(env.session)) {
+    std::fprintf(out, "p9x-conform: cannot start a session: %s\n", setup.log.message().c_str());
+    return 2;
+  }
+  session->set_version(env.session.version);
+  session->set_msize(p.msize());
+  session->set_dialect(p.dialect() == Dialect::kXqid ? "xqid" : "legacy");
+  env.session.msize = p.msize();
+  std::fprintf(out, "session: \"%s\", msize %u, root qid path 0x%llx\n", env.session.version.c_str(), p.msize(),
+               static_cast<unsigned long long>(p.root_qid().path));
+
+  // 2. Scratch directory.
+  const std::string scratch = "p9x-conform-" + std::to_string(getpid()) + "-" + std::to_string(std::time(nullptr));
+  auto made = p.Call(Tmkdir{p.root(), scratch, 0777, 0});
+  if (made.ok()) {
+    env.scratch_name = scratch;
+  } else {
+    std::fprintf(out, "no scratch directory (%s): cases that write are skipped\n", made.Describe().c_str());
+  }
+
+  // 3. Capabilities.
+  DetectCapabilities(options, env, p, out);
+  for (Capability c : {Capability::kWritable, Capability::kXattrs, Capability::kHardLinks, Capability::kSymlinks,
+                       Capability::kFifos, Capability::kDevices, Capability::kLocks, Capability::kMultiFs,
+                       Capability::kLocalRoot, Capability::kRunnerRoot}) {
+    auto* cap = report.add_capabilities();
+    cap->set_name(std::string(CapabilityName(c)));
+    cap->set_present(env.capabilities.contains(c));
+    if (!cap->present()) cap->set_reason(env.missing[c]);
+    std::fprintf(out, "  %-22s %s\n", cap->name().c_str(), cap->present() ? "yes" : ("no: " + cap->reason()).c_str());
+  }
+
+  // 4. The cases.
+  const std::vector<const Case*> selected = catalogue.Select(options.filter);
+  std::fprintf(out, "running %zu of %zu cases\n\n", selected.size(), catalogue.size());
+  std::vector<FixInput> fix_inputs;
+  std::set<std::string> ran;
+  size_t index = 0;
+  std::string server_gone_after;  // the case after which the server stopped accepting connections
+  for (const Case* c : selected) {
+    ++index;
+    CaseLog log;
+    const auto start = Clock::now();
+    std::string skip;
+
+    if (c->level == Level::kXqid && !env.xqid_negotiated) {
+      if (env.xqid_required) {
+        log.Fail("--dialect xqid: the server did not accept \"9P2000.L.xqid\" (" + env.xqid_answer + ")");
+      } else {
+        skip = "9P2000.L.xqid not negotiated (" + (options.dialect == "legacy" ? std::string("--dialect legacy")
+                                                                               : env.xqid_answer) + ")";
+      }
+    }
+    for (Capability need : c->needs) {
+      if (skip.empty() && !log.stopped() && !env.capabilities.contains(need)) {
+        skip = "needs " + std::string(CapabilityName(need)) + ": " + env.missing[need];
+      }
+    }
+    if (!skip.empty()) {
+      log.Skip(skip);
+    } else if (!server_gone_after.empty()) {
+      log.Fail("the server is gone: it stopped accepting connections during " + server_gone_after);
+    } else if (!log.stopped()) {
+      CaseContext context(env, log, "c" + std::to_string(index));
+      try {
+        c->run(context);
+      } catch (const std::exception& e) {
+        log.Fail(std::string("runner error: ") + e.what());
+      }
+    }
+    const auto micros = std::chrono::duration_cast<std::chrono::microseconds>(Clock::now() - start).count();
+    if (log.failed() && server_gone_after.empty()) {
+      std::string error;
+      Transport alive = Transport::Connect(options.target, &error);
+      if (!alive.connected()) {
+        server_gone_after = c->name;
+        std::fprintf(out, "!! the server no longer accepts connections (%s); the remaining cases fail\n", error.c_str());
+      }
+    }
+
+    proto::CaseResult* r = report.add_cases();
+    r->set_name(c->name);
+    r->set_level(ToProto(c->level));
+    r->set_area(std::string(c->area()));
+    r->set_spec(c->spec);
+    for (Capability need : c->needs) r->add_needs(std::string(CapabilityName(need)));
+    r->set_duration_micros(static_cast<uint64_t>(micros));
+    for (const std::string& n : log.nonconformances()) r->add_nonconformances(n);
+    bool truncated_pretty = false, truncated_hex = false;
+    r->set_transcript_pretty(log.Pretty(kMaxTranscriptChars, &truncated_pretty));
+    r->set_transcript_hex(log.Hex(kMaxTranscriptChars, &truncated_hex));
+    r->set_transcript_truncated(truncated_pretty || truncated_hex);
+    switch (log.verdict()) {
+      case Verdict::kPassed:
+        r->set_status(proto::PASSED);
+        break;
+      case Verdict::kFailed:
+        r->set_status(proto::FAILED);
+        r->set_failure_message(log.message());
+        break;
+      case Verdict::kSkipped:
+        r->set_status(proto::SKIPPED);
+        r->set_skip_reason(log.message());
+        break;
+    }
+    const ExpectedEntry* entry = expected.Match(c->name);
+    const Outcome outcome = Judge(log.verdict(), log.message(), entry);
+    if (entry != nullptr) r->set_expected_entry(entry->pattern);
+    switch (outcome) {
+      case Outcome::kSuccess:
+        r->set_outcome(proto::SUCCESS);
+        break;
+      case Outcome::kExpectedFailure:
+        r->set_outcome(proto::EXPECTED_FAILURE);
+        break;
+      case Outcome::kUnexpectedFailure:
+        r->set_outcome(proto::UNEXPECTED_FAILURE);
+        break;
+      case Outcome::kUnexpectedPass:
+        r->set_outcome(proto::UNEXPECTED_PASS);
+        break;
+      case Outcome::kMessageMismatch:
+        r->set_outcome(proto::MESSAGE_MISMATCH);
+        break;
+      case Outcome::kSkip:
+        r->set_outcome(proto::SKIP);
+        break;
+    }
+    ran.insert(c->name);
+    fix_inputs.push_back({c->name, true, log.verdict(), log.message()});
+
+    const char* mark = outcome == Outcome::kSuccess           ? "PASS "
+                       : outcome == Outcome::kSkip            ? "skip "
+                       : outcome == Outcome::kExpectedFailure ? "xfail"
+                       : outcome == Outcome::kUnexpectedPass  ? "XPASS"
+                                                                           : "FAIL ";
+    std::fprintf(out, "[%3zu/%zu] %s %-58s %6.1f ms", index, selected.size(), mark, c->name.c_str(),
+                 static_cast<double>(micros) / 1000.0);
+    if (log.verdict() != Verdict::kPassed) std::fprintf(out, "  %s", log.message().c_str());
+    std::fprintf(out, "\n");
+    if (options.verbose && log.verdict() == Verdict::kFailed) {
+      std::fprintf(out, "%s\n", r->transcript_pretty().c_str());
+    }
+    std::fflush(out);
+  }
+
+  // 5. Remove the scratch directory.
+  if (!env.scratch_name.empty() && !options.keep_scratch) {
+    RunnerConnection cleanup(options.target, timeout);
+    SessionParams params = env.session;
+    if (cleanup.probe->Start(params)) RemoveTree(*cleanup.probe, cleanup.probe->root(), env.scratch_name, 0);
+    if (!env.local_root.empty()) {
+      std::error_code ec;
+      std::filesystem::remove_all(env.local_root + "/" + env.scratch_name, ec);
+    }
+    auto check = cleanup.probe->Call(Twalk{cleanup.probe->root(), cleanup.probe->NextFid(), {}});
+    (void)check;
+  }
+
+  // 6. Judge and report.
+  for (const Case& c : catalogue.cases()) {
+    if (!ran.contains(c.name)) fix_inputs.push_back({c.name, false, Verdict::kPassed, ""});
+  }
+  std::vector<std::string> all_names;
+  for (const Case& c : catalogue.cases()) all_names.push_back(c.name);
+  for (const ExpectedEntry& stale : StaleEntries(expected, all_names)) {
+    report.add_stale_entries(stale.pattern + " (line " + std::to_string(stale.line) + ")");
+  }
+  proto::Summary* s = report.mutable_summary();
+  for (const proto::CaseResult& r : report.cases()) {
+    switch (r.outcome()) {
+      case proto::SUCCESS:
+        s->set_successes(s->successes() + 1);
+        break;
+      case proto::SKIP:
+        s->set_skipped(s->skipped() + 1);
+        break;
+      case proto::EXPECTED_FAILURE:
+        s->set_expected_failures(s->expected_failures() + 1);
+        break;
+      case proto::UNEXPECTED_PASS:
+        s->set_unexpected_passes(s->unexpected_passes() + 1);
+        s->set_unexpected_failures(s->unexpected_failures() + 1);
+        break;
+      case proto::MESSAGE_MISMATCH:
+        s->set_message_mismatches(s->message_mismatches() + 1);
+        s->set_unexpected_failures(s->unexpected_failures() + 1);
+        break;
+      default:
+        s->set_unexpected_failures(s->unexpected_failures() + 1);
+        break;
+    }
+  }
+  s->set_stale_entries(static_cast<uint32_t>(report.stale_entries_size()));
+  s->set_passed(s->unexpected_failures() == 0 && s->stale_entries() == 0);
+
+  if (!options.json.empty()) {
+    std::ofstream(options.json) << ReportToJson(report);
+    std::fprintf(out, "JSON report: %s\n", options.json.c_str());
+  }
+  if (!options.junit.empty()) {
+    std::ofstream(options.junit) << ReportToJunit(report);
+    std::fprintf(out, "JUnit report: %s\n", options.junit.c_str());
+  }
+  PrintSummary(report, out);
+  if (options.fix) {
+    if (options.expected.empty()) {
+      std::fprintf(out, "--fix needs --expected FILE\n");
+      return 2;
+    }
+    std::ofstream(options.expected) << FixedList(expected, fix_inputs);
+    std::fprintf(out, "rewrote %s\n", options.expected.c_str());
+    return 0;
+  }
+  return s->passed() ? 0 : 1;
+}
+
+}  // namespace p9x::conformance

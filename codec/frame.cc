@@ -53,18 +53,6 @@ bool DirentWriter::Add(const Dirent& entry) {
 
 // ---- frames ----
 
-Result<FrameHeader, CodecError> DecodeHeader(std::span<const uint8_t> frame, const WireContext& ctx) {
-  if (frame.size() < kHeaderSize) return Unexpected(CodecError{CodecErrorKind::kFrameTooShort, 0, 0});
-  FrameHeader h;
-  h.size = internal::LoadLe<uint32_t>(frame.data());
-  h.type = frame[4];
-  h.tag = internal::LoadLe<uint16_t>(frame.data() + 5);
-  if (h.size < kHeaderSize) return Unexpected(CodecError{CodecErrorKind::kFrameTooShort, 0, h.type});
-  if (h.size > ctx.msize) return Unexpected(CodecError{CodecErrorKind::kFrameTooLarge, 0, h.type});
-  if (h.size != frame.size()) return Unexpected(CodecError{CodecErrorKind::kSizeMismatch, 0, h.type});
-  return h;
-}
-
 Result<uint32_t, CodecError> PeekFrameSize(std::span<const uint8_t, 4> prefix, const WireContext& ctx) {
   const uint32_t size = internal::LoadLe<uint32_t>(prefix.data());
   if (size < kHeaderSize) return Unexpected(CodecError{CodecErrorKind::kFrameTooShort, 0, 0});

@@ -36,9 +36,42 @@ struct FrameHeader {
   uint16_t tag = 0;
 };
 
+namespace internal {
+// The header checks, without a Result (on every decode's path): size >= 7, size <= msize,
+// size == frame.size().
+inline bool ReadHeader(std::span<const uint8_t> frame, const WireContext& ctx, FrameHeader* h,
+                       CodecError* error) {
+  if (frame.size() < kHeaderSize) {
+    *error = {CodecErrorKind::kFrameTooShort, 0, 0};
+    return false;
+  }
+  h->size = LoadLe<uint32_t>(frame.data());
+  h->type = frame[4];
+  h->tag = LoadLe<uint16_t>(frame.data() + 5);
+  CodecErrorKind kind;
+  if (h->size < kHeaderSize) {
+    kind = CodecErrorKind::kFrameTooShort;
+  } else if (h->size > ctx.msize) {
+    kind = CodecErrorKind::kFrameTooLarge;
+  } else if (h->size != frame.size()) {
+    kind = CodecErrorKind::kSizeMismatch;
+  } else {
+    return true;
+  }
+  *error = {kind, 0, h->type};
+  return false;
+}
+}  // namespace internal
+
 // Reads a complete frame's header: size >= 7, size == frame.size(), size <= msize. The type is
 // not checked here (see DecodeFrame).
-Result<FrameHeader, CodecError> DecodeHeader(std::span<const uint8_t> frame, const WireContext& ctx);
+inline Result<FrameHeader, CodecError> DecodeHeader(std::span<const uint8_t> frame,
+                                                    const WireContext& ctx) {
+  FrameHeader h;
+  CodecError error;
+  if (!internal::ReadHeader(frame, ctx, &h, &error)) return Unexpected(error);
+  return h;
+}
 
 // For stream framing: the size field of a frame whose first 4 bytes are `prefix`, checked
 // against msize (kFrameTooShort, kFrameTooLarge). Tells a reader how many bytes to wait for.
@@ -47,8 +80,13 @@ Result<uint32_t, CodecError> PeekFrameSize(std::span<const uint8_t, 4> prefix, c
 // Decodes any message. The result's views point into `frame`.
 Result<Frame, CodecError> DecodeFrame(std::span<const uint8_t> frame, const WireContext& ctx);
 
-// Decodes a frame that must hold message M (kWrongType otherwise), without the variant: the
-// fast path for a server dispatching on the type byte.
+// Decodes a frame that must hold message M (kWrongType otherwise) into *out, without the
+// variant and without copying the message: the fast path for a server dispatching on the type
+// byte (it can reuse one M per thread). On failure *out is unspecified.
+template <class M>
+Result<void, CodecError> DecodeInto(std::span<const uint8_t> frame, const WireContext& ctx, M* out);
+
+// The same, returning the message by value (convenient; costs a copy of M).
 template <class M>
 Result<M, CodecError> DecodeAs(std::span<const uint8_t> frame, const WireContext& ctx);
 
@@ -96,17 +134,23 @@ CodecError ClassifyDialectError(std::span<const uint8_t> frame, const WireContex
 }  // namespace internal
 
 template <class M>
-Result<M, CodecError> DecodeAs(std::span<const uint8_t> frame, const WireContext& ctx) {
-  auto header = DecodeHeader(frame, ctx);
-  if (!header) return Unexpected(header.error());
-  if (header->type != static_cast<uint8_t>(M::kType)) {
-    return Unexpected(CodecError{CodecErrorKind::kWrongType, 4, header->type});
-  }
-  M msg{};
+Result<void, CodecError> DecodeInto(std::span<const uint8_t> frame, const WireContext& ctx, M* out) {
+  FrameHeader header;
   CodecError error;
-  if (!internal::DecodeBody(frame.subspan(kHeaderSize), ctx.dialect, msg, &error)) {
+  if (!internal::ReadHeader(frame, ctx, &header, &error)) return Unexpected(error);
+  if (header.type != static_cast<uint8_t>(M::kType)) {
+    return Unexpected(CodecError{CodecErrorKind::kWrongType, 4, header.type});
+  }
+  if (!internal::DecodeBody(frame.subspan(kHeaderSize), ctx.dialect, *out, &error)) {
     return Unexpected(internal::ClassifyDialectError(frame, ctx, error));
   }
+  return {};
+}
+
+template <class M>
+Result<M, CodecError> DecodeAs(std::span<const uint8_t> frame, const WireContext& ctx) {
+  M msg{};
+  if (auto done = DecodeInto(frame, ctx, &msg); !done) return Unexpected(done.error());
   return msg;
 }
 

@@ -99,6 +99,17 @@ TEST(FrameCodec, TwalkRoundTripsWithSixteenNames) {
   EXPECT_EQ(*back, walk);
 }
 
+TEST(FrameCodec, DecodeIntoFillsTheCallersMessageAndChecksTheType) {
+  auto bytes = Hex("0b000000 78 0300 2a000000");  // Tclunk fid=42
+  Tclunk clunk;
+  ASSERT_TRUE(DecodeInto(bytes, kLegacy, &clunk));
+  EXPECT_EQ(clunk.fid, 42u);
+  Tremove remove;
+  auto wrong = DecodeInto(bytes, kLegacy, &remove);
+  ASSERT_FALSE(wrong);
+  EXPECT_EQ(wrong.error().kind, CodecErrorKind::kWrongType);
+}
+
 TEST(FrameCodec, QidSizeDependsOnDialect) {
   Rattach attach{Qid{kQtDir, 3, 0x1234, 0}};
   EXPECT_EQ(EncodedSize(attach, Dialect::kLegacy), 7u + 13);

@@ -12,7 +12,8 @@ build_packages=(
 )
 # Tests: the fuzzer and sanitizers (clang), the independent decoder (tshark), real third-party
 # servers (diod, nfs-ganesha), the multi-filesystem fixture (e2fsprogs, util-linux), network
-# namespaces (iproute2), and the Linux-client tier (QEMU, busybox, cpio, kmod).
+# namespaces (iproute2), the Linux-client tier (QEMU, busybox, cpio, kmod), and profiling the
+# servers under bench/run-matrix.sh (linux-perf, valgrind).
 test_packages=(
   clang libclang-rt-14-dev llvm
   tshark
@@ -20,6 +21,8 @@ test_packages=(
   e2fsprogs util-linux iproute2 procps psmisc
   qemu-system-x86 busybox-static cpio kmod xz-utils zstd
   python3
+  gcc libc6-dev   # tests/linux-client: static guest helper and guestfwd relay (libc.a)
+  linux-perf valgrind
 )
 
 wanted=("${build_packages[@]}")

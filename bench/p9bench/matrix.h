@@ -1,0 +1,43 @@
+// The side-by-side matrix (issue 9): every workload against every server, over TCP loopback and
+// a unix socket, each figure beside the raw floor measured in the same run with the same
+// message sizes. Writes results.json and results.md into the output directory.
+#pragma once
+
+#include <string>
+#include <vector>
+
+namespace p9bench {
+
+// How to start one server. Templates are split on spaces (no shell) and expanded with
+// {port} {path} {dir} {fd}:
+//   tcp:   listens on 127.0.0.1:{port}, e.g. "diod -f -n -N -l 127.0.0.1:{port} -e {dir}".
+//   unix:  with {path}: listens on that unix socket; with {fd}: serves one already connected
+//          AF_UNIX socket (a process per connection, like diod -r/-w or a stdio mode).
+//          Empty: no unix transport (reported as such).
+//   aname: the attach name, e.g. "{dir}" for diod.
+struct ServerSpec {
+  std::string name;
+  std::string tcp_command;
+  std::string unix_command;
+  std::string aname = "{dir}";
+};
+
+// "NAME|tcp=TEMPLATE|unix=TEMPLATE|aname=TEMPLATE" (fields after NAME optional, any order).
+bool ParseServerSpec(const std::string& text, ServerSpec* spec, std::string* error);
+
+struct MatrixOptions {
+  bool quick = false;
+  std::vector<ServerSpec> servers;
+  std::string out_dir;
+  std::string work_dir;      // scratch (tmpfs): the export tree, sockets, server logs
+  std::vector<std::string> gbench_json;  // Google Benchmark JSON files to include verbatim
+  std::vector<std::string> only;         // run only benches whose name starts with one of these
+  bool pin = false;          // client on CPU 0, servers on CPU 1
+  std::string self_exe;      // this binary, for the floor server
+  std::string command_line;  // recorded in the report
+};
+
+// Runs the matrix; returns 0 when every cell ran (failed cells are still reported).
+int RunMatrix(const MatrixOptions& options);
+
+}  // namespace p9bench

@@ -1,0 +1,107 @@
+#!/usr/bin/env bash
+# The side-by-side server benchmark matrix (issue 9): p9xd and diod (or any 9P2000.L server given
+# as a command template), each figure beside the raw request/response floor of the same message
+# sizes over the same transport, measured in the same run. Prints a Markdown table and writes
+# results.md and results.json into the output directory.
+#
+#   bench/run-matrix.sh [--quick] [--servers p9xd,diod] [--out DIR] [--pin] [--only PREFIX,...]
+#                       [--server-spec 'NAME|tcp=CMD|unix=CMD|aname=A']...
+#
+#   --quick     tiny sizes and short cells (about a minute); the full matrix takes about 6-8 min
+#   --servers   which of the known servers to run (default: p9xd,diod; a missing p9xd is skipped)
+#   --out       output directory (default: build/bench-results/<UTC timestamp>)
+#   --pin       client on CPU 0, servers and the floor server on CPU 1
+#   --only      run only the benches whose id starts with one of these (read, write, getattr,
+#               walk_getattr_clunk, create_unlink, readdir, ls_l, conns)
+#   --server-spec  an extra server; templates take {port} {path} {fd} {dir}, see
+#               bench/p9bench/matrix.h. P9XD_ANAME sets p9xd's attach name (default: empty).
+#
+# The export tree lives on tmpfs (/dev/shm) so that the disk is not what is measured. Needs
+# build/bench/p9bench/p9bench (scripts/build.sh) and diod (scripts/setup.sh). Run as root:
+# diod exports as root, and 1,000 connections need a raised descriptor limit.
+set -euo pipefail
+
+root=$(cd "$(dirname "$0")/.." && pwd)
+build=${P9X_BUILD_DIR:-$root/build}
+invocation="bench/run-matrix.sh${*:+ $*}"
+quick=0 pin=0 servers="p9xd,diod" out="" only=""
+extra_specs=()
+while [[ $# -gt 0 ]]; do
+  case "$1" in
+    --quick) quick=1; shift ;;
+    --pin) pin=1; shift ;;
+    --servers) servers=$2; shift 2 ;;
+    --out) out=$2; shift 2 ;;
+    --only) only=$2; shift 2 ;;
+    --server-spec) extra_specs+=("$2"); shift 2 ;;
+    -h|--help) sed -n '2,25p' "$0"; exit 0 ;;
+    *) echo "run-matrix.sh: unknown argument $1" >&2; exit 64 ;;
+  esac
+done
+
+p9bench=${P9BENCH:-$build/bench/p9bench/p9bench}
+if [[ ! -x "$p9bench" ]]; then
+  echo "run-matrix.sh: $p9bench not built (run scripts/build.sh)" >&2
+  exit 2
+fi
+[[ -z "$out" ]] && out=$build/bench-results/$(date -u +%Y%m%d-%H%M%S)
+mkdir -p "$out"
+work=$(mktemp -d /dev/shm/p9bench.XXXXXX 2>/dev/null || mktemp -d /tmp/p9bench.XXXXXX)
+cleanup() { rm -rf "$work"; }
+trap cleanup EXIT
+ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
+
+specs=()
+IFS=, read -r -a wanted <<<"$servers"
+for name in "${wanted[@]}"; do
+  case "$name" in
+    p9xd)
+      p9xd=${P9XD:-$build/server/p9xd}
+      if [[ ! -x "$p9xd" ]]; then
+        echo "run-matrix.sh: $p9xd not built; skipping p9xd" >&2
+        continue
+      fi
+      specs+=("p9xd|tcp=$p9xd --listen tcp:127.0.0.1:{port} --export {dir}|unix=$p9xd --listen unix:{path} --export {dir}|aname=${P9XD_ANAME:-}")
+      ;;
+    diod)
+      if ! command -v diod >/dev/null; then
+        echo "run-matrix.sh: diod not installed (scripts/setup.sh); skipping diod" >&2
+        continue
+      fi
+      # -n no auth, -N no user database (root may attach), -c /dev/null ignores /etc/diod.conf.
+      # diod 1.0.24 listens only on IP:PORT; over a unix socket it serves one connection per
+      # process on an inherited descriptor (-r/-w), so that is how it gets a unix transport.
+      diod_flags="-f -n -N -c /dev/null -L stderr"
+      specs+=("diod|tcp=diod $diod_flags -l 127.0.0.1:{port} -e {dir}|unix=diod $diod_flags -r {fd} -w {fd} -e {dir}|aname={dir}")
+      ;;
+    *) echo "run-matrix.sh: unknown server $name (use --server-spec)" >&2; exit 64 ;;
+  esac
+done
+specs+=("${extra_specs[@]}")
+if [[ ${#specs[@]} -eq 0 ]]; then
+  echo "run-matrix.sh: no server to benchmark" >&2
+  exit 2
+fi
+
+args=(matrix --out "$out" --work "$work" --command-line "$invocation")
+((quick)) && args+=(--quick)
+((pin)) && args+=(--pin)
+[[ -n "$only" ]] && args+=(--only "$only")
+for spec in "${specs[@]}"; do args+=(--server "$spec"); done
+
+# The codec and qid-map rows come from their Google Benchmark binaries, when built (full runs).
+if ((!quick)); then
+  for name in codec_bench qid_map_bench; do
+    bin=$build/bench/$name
+    [[ -x "$bin" ]] || continue
+    echo "run-matrix.sh: running $name" >&2
+    if timeout 300 "$bin" --benchmark_min_time=0.1 --benchmark_format=console --benchmark_out_format=json \
+        --benchmark_out="$out/$name.json" >"$out/$name.txt" 2>&1; then
+      args+=(--gbench "$out/$name.json")
+    else
+      echo "run-matrix.sh: $name failed or timed out (see $out/$name.txt)" >&2
+    fi
+  done
+fi
+
+"$p9bench" "${args[@]}"

@@ -1,0 +1,117 @@
+// Transports: tcp:HOST:PORT (IPv4, or [IPv6]) and unix:PATH listeners.
+#include <arpa/inet.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+
+#include "server/server.h"
+
+namespace p9x::server {
+namespace {
+
+std::string Sys(const std::string& what) { return what + ": " + std::strerror(errno); }
+
+std::string PeerName(const sockaddr_storage& ss) {
+  char host[INET6_ADDRSTRLEN] = "?";
+  if (ss.ss_family == AF_INET) {
+    auto* in = reinterpret_cast<const sockaddr_in*>(&ss);
+    inet_ntop(AF_INET, &in->sin_addr, host, sizeof host);
+    return std::string(host) + ":" + std::to_string(ntohs(in->sin_port));
+  }
+  if (ss.ss_family == AF_INET6) {
+    auto* in6 = reinterpret_cast<const sockaddr_in6*>(&ss);
+    inet_ntop(AF_INET6, &in6->sin6_addr, host, sizeof host);
+    return "[" + std::string(host) + "]:" + std::to_string(ntohs(in6->sin6_port));
+  }
+  return "unix";
+}
+
+}  // namespace
+
+Result<int, std::string> BindListener(const std::string& address, std::string* bound) {
+  if (address.rfind("unix:", 0) == 0) {
+    const std::string path = address.substr(5);
+    sockaddr_un sa{};
+    sa.sun_family = AF_UNIX;
+    if (path.empty() || path.size() >= sizeof sa.sun_path) return Unexpected("bad unix socket path: " + path);
+    std::memcpy(sa.sun_path, path.c_str(), path.size() + 1);
+    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0) return Unexpected(Sys("socket"));
+    unlink(path.c_str());  // a stale socket file from an earlier run
+    if (bind(fd, reinterpret_cast<sockaddr*>(&sa), sizeof sa) != 0 || listen(fd, 128) != 0) {
+      std::string err = Sys("bind " + path);
+      close(fd);
+      return Unexpected(err);
+    }
+    if (bound) *bound = "unix:" + path;
+    return fd;
+  }
+  if (address.rfind("tcp:", 0) != 0) return Unexpected("unknown address '" + address + "' (tcp:HOST:PORT or unix:PATH)");
+  std::string rest = address.substr(4);
+  size_t colon = rest.rfind(':');
+  if (colon == std::string::npos) return Unexpected("no port in '" + address + "'");
+  std::string host = rest.substr(0, colon), port = rest.substr(colon + 1);
+  if (host.size() >= 2 && host.front() == '[' && host.back() == ']') host = host.substr(1, host.size() - 2);
+  addrinfo hints{}, *res = nullptr;
+  hints.ai_family = AF_UNSPEC;
+  hints.ai_socktype = SOCK_STREAM;
+  hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV;
+  if (int rc = getaddrinfo(host.empty() ? nullptr : host.c_str(), port.c_str(), &hints, &res); rc != 0) {
+    return Unexpected("cannot resolve '" + host + "': " + gai_strerror(rc));
+  }
+  std::string last = "no address";
+  for (addrinfo* ai = res; ai; ai = ai->ai_next) {
+    int fd = socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC, ai->ai_protocol);
+    if (fd < 0) continue;
+    int one = 1;
+    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+    if (bind(fd, ai->ai_addr, ai->ai_addrlen) == 0 && listen(fd, 512) == 0) {
+      sockaddr_storage ss{};
+      socklen_t len = sizeof ss;
+      getsockname(fd, reinterpret_cast<sockaddr*>(&ss), &len);
+      if (bound) *bound = "tcp:" + PeerName(ss);
+      freeaddrinfo(res);
+      return fd;
+    }
+    last = Sys("bind " + address);
+    close(fd);
+  }
+  freeaddrinfo(res);
+  return Unexpected(last);
+}
+
+void AcceptLoop(Server& server, int listen_fd, const std::atomic<bool>& stop) {
+  while (!stop.load()) {
+    pollfd p{listen_fd, POLLIN, 0};
+    int r = poll(&p, 1, 200);  // wakes to notice `stop`
+    if (r <= 0) continue;
+    sockaddr_storage ss{};
+    socklen_t len = sizeof ss;
+    int fd = accept4(listen_fd, reinterpret_cast<sockaddr*>(&ss), &len, SOCK_CLOEXEC);
+    if (fd < 0) continue;
+    if (ss.ss_family == AF_INET || ss.ss_family == AF_INET6) {
+      int one = 1;
+      setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    }
+    server.ServeConnectionAsync(fd, PeerName(ss));
+  }
+}
+
+Result<void, std::string> Listen(Server& server, const std::string& address, const std::atomic<bool>& stop,
+                                 std::string* bound) {
+  auto fd = BindListener(address, bound);
+  if (!fd) return Unexpected(fd.error());
+  AcceptLoop(server, *fd, stop);
+  close(*fd);
+  if (address.rfind("unix:", 0) == 0) unlink(address.substr(5).c_str());
+  return {};
+}
+
+}  // namespace p9x::server

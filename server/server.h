@@ -1,0 +1,90 @@
+// p9xd's protocol engine: sessions, fids, tags, flush and dispatch, over any byte stream.
+//
+// Threading (spec/9p2000.L.md §3, issue "p9xd"): each connection has one thread that owns all
+// I/O of that connection. It reads frames, answers cheap requests itself (version, attach, walk,
+// getattr, clunk, flush, ...) and hands requests that may block on the disk (read, write,
+// readdir, fsync, lock, creation and removal, setattr) to a shared worker pool, moving the
+// request's buffer rather than copying it. Replies from either side go to the connection's
+// outbound queue, which the connection thread writes with writev when the socket is writable.
+// Because every reply goes through that one queue in the order it was completed, "the reply to
+// the flushed request must be sent first" (flush(5)) holds by construction: the Rflush is queued
+// right after the old request's reply.
+// Back-pressure: when a client stops reading, its queue grows to max_queued_reply_bytes; the
+// connection then stops reading new requests until the queue drains, so a client that never
+// reads costs at most that much memory and blocks nobody else.
+#pragma once
+
+#include <sys/types.h>
+
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include "negotiation/version.h"
+#include "server/qid_map.h"
+
+namespace p9x::server {
+
+enum class IdentityMode : uint8_t {
+  kSelf,     // every request runs as the server's own user (default unless root)
+  kPerUser,  // root server: each request runs with the attaching user's fsuid/fsgid
+  kSquash,   // every request runs as squash_uid/squash_gid
+};
+
+struct ServerOptions {
+  std::string export_path;
+  bool read_only = false;
+  negotiation::ServerPolicy policy;  // versions and msize bounds
+  MultiDevPolicy multidevs = MultiDevPolicy::kRemap;
+  std::string qid_state_path;  // empty: qid map not persisted
+  IdentityMode identity = IdentityMode::kSelf;
+  uid_t squash_uid = 65534;
+  gid_t squash_gid = 65534;
+  uint32_t max_fids_per_connection = 65536;  // a client cannot exhaust server memory with fids
+  uint32_t max_connections = 4096;
+  size_t max_queued_reply_bytes = 16u << 20;  // per connection (see back-pressure above)
+  unsigned worker_threads = 0;  // 0: 2 x cores
+  bool trace = false;           // print every frame with the codec's printer to stderr
+  int log_level = 1;            // 0 errors, 1 info, 2 debug
+};
+
+class Server {
+ public:
+  // Opens the export and the qid map; the error says what failed.
+  static Result<std::unique_ptr<Server>, std::string> Create(ServerOptions options);
+  ~Server();
+
+  // Serves one connected stream until the peer closes it or Shutdown(); blocks the caller.
+  // read_fd may equal write_fd (a socket). The server closes them when it is done.
+  void ServeConnection(int read_fd, int write_fd, std::string peer_name);
+  // Starts ServeConnection on a new thread (used by listeners); refuses the connection (closes
+  // it) when max_connections are being served.
+  void ServeConnectionAsync(int fd, std::string peer_name);
+
+  // Ends every connection and stops the workers; returns when all connection threads are done.
+  void Shutdown();
+
+  const ServerOptions& options() const { return options_; }
+  size_t active_connections() const { return active_connections_.load(); }
+
+  struct Impl;
+
+ private:
+  explicit Server(ServerOptions options);
+  ServerOptions options_;
+  std::unique_ptr<Impl> impl_;
+  std::atomic<size_t> active_connections_{0};
+};
+
+// Listens on "tcp:HOST:PORT" (IPv4 or [IPv6]) or "unix:PATH" and serves every connection until
+// stop becomes true. Returns an error text when the address cannot be bound. `bound` receives the
+// actual address (useful with port 0).
+Result<void, std::string> Listen(Server& server, const std::string& address, const std::atomic<bool>& stop,
+                                 std::string* bound = nullptr);
+
+// Binds the listening socket only (so a caller can report the port before serving).
+Result<int, std::string> BindListener(const std::string& address, std::string* bound);
+void AcceptLoop(Server& server, int listen_fd, const std::atomic<bool>& stop);
+
+}  // namespace p9x::server

@@ -13,10 +13,10 @@
 //    the host keeps answering ".." with the parent the server walked down from.
 //  - Device nodes are never opened for I/O (EACCES), as on a nodev mount: a client may create
 //    one with Tmknod, and opening it would reach host devices outside the export.
-//  - Out of scope: a host process moving a directory the server holds out of the export; the
-//    descriptor follows the inode, as in every fd-relative server.
 //  - Data access reopens a node through /proc/self/fd/N (the magic link names the inode the
 //    descriptor holds, not a path), and refuses to do so for symlinks.
+//  - Out of scope: a host process moving a directory the server holds out of the export; the
+//    descriptor follows the inode, as in every fd-relative server.
 // Concurrency: a Node is immutable except for its (parent, name), which Rename updates under
 // the node's own mutex. HostFs methods may be called from any thread.
 #pragma once

@@ -895,7 +895,9 @@ Reply Connection::Handle(const Tclunk& m, const Request& req) {
   if (f->kind == Fid::Kind::kXattrWrite) {
     auto as = As(*f);
     if (f->xattr.size() != f->xattr_size) return Unexpected(Errno::kEINVAL);
-    const bool remove = f->xattr_size == 0 && f->xattr_flags == 0;
+    // attr_size 0 removes the attribute, whatever the flags: Linux's removexattr sends
+    // Txattrcreate{size 0, XATTR_REPLACE}, and QEMU removes on any empty value the same way.
+    const bool remove = f->xattr_size == 0;
     if (auto set = s_.fs->SetXattr(f->node, f->xattr_name, f->xattr, f->xattr_flags, remove); !set) {
       return Unexpected(set.error());
     }

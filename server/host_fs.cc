@@ -1,0 +1,576 @@
+// HostFs: see host_fs.h for the safety contract this file implements.
+#include "server/host_fs.h"
+
+#include <fcntl.h>
+#include <linux/openat2.h>
+#include <sys/stat.h>
+#include <sys/statfs.h>
+#include <sys/syscall.h>
+#include <sys/sysmacros.h>
+#include <sys/xattr.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+#include <utility>
+
+#include "codec/constants.h"
+
+namespace p9x::server {
+namespace {
+
+// 9P2000.L carries Linux open flags unchanged (Linux P9_DOTL_* are the x86/generic values), so
+// on a Linux host translation is a filter, checked here once.
+static_assert(kOpenWronly == O_WRONLY && kOpenRdwr == O_RDWR && kOpenAccmode == O_ACCMODE);
+static_assert(kOpenCreate == O_CREAT && kOpenExcl == O_EXCL && kOpenNoctty == O_NOCTTY);
+static_assert(kOpenTrunc == O_TRUNC && kOpenAppend == O_APPEND && kOpenNonblock == O_NONBLOCK);
+static_assert(kOpenDsync == O_DSYNC && kOpenFasync == FASYNC && kOpenDirect == O_DIRECT);
+static_assert(kOpenDirectory == O_DIRECTORY && kOpenNofollow == O_NOFOLLOW && kOpenNoatime == O_NOATIME);
+// P9_DOTL_SYNC is __O_SYNC alone (the kernel adds O_DSYNC to it; the Linux client sends both).
+static_assert(kOpenCloexec == O_CLOEXEC && kOpenSync == (O_SYNC & ~O_DSYNC));
+static_assert(kAtRemovedir == AT_REMOVEDIR && kXattrCreate == XATTR_CREATE && kXattrReplace == XATTR_REPLACE);
+
+// The client flags that make sense on the server's own descriptor. Everything else is dropped:
+// O_CREAT/O_EXCL (Tlopen never creates), O_NOCTTY, O_NOFOLLOW (the reopen goes through a magic
+// link, which O_NOFOLLOW would refuse; symlinks are refused before), O_CLOEXEC (always added),
+// O_LARGEFILE (implied on 64-bit), and bits 9P does not define (O_PATH, O_TMPFILE).
+constexpr uint32_t kPassedOpenFlags = kOpenAccmode | kOpenTrunc | kOpenAppend | kOpenNonblock | kOpenDsync |
+                                      kOpenFasync | kOpenDirect | kOpenDirectory | kOpenNoatime | kOpenSync;
+
+int HostOpenFlags(uint32_t flags) { return static_cast<int>(flags & kPassedOpenFlags) | O_CLOEXEC; }
+
+// Opens with O_NONBLOCK added, then restores the client's choice. fifo(7): "opening the FIFO
+// blocks until the other end is opened also"; a server thread must not wait on a client's
+// FIFO forever (a writer without a reader gets ENXIO instead). Regular files ignore it.
+int OpenNonBlocking(int dir_fd, const char* path, int host_flags, mode_t mode) {
+  const int fd = openat(dir_fd, path, host_flags | O_NONBLOCK, mode);
+  if (fd >= 0 && (host_flags & O_NONBLOCK) == 0) {
+    const int fl = fcntl(fd, F_GETFL);
+    if (fl < 0 || fcntl(fd, F_SETFL, fl & ~O_NONBLOCK) != 0) {
+      const int saved = errno;
+      close(fd);
+      errno = saved;
+      return -1;
+    }
+  }
+  return fd;
+}
+
+// Owns a descriptor until released into a Node or OpenFile.
+class UniqueFd {
+ public:
+  explicit UniqueFd(int fd) : fd_(fd) {}
+  ~UniqueFd() {
+    if (fd_ >= 0) close(fd_);
+  }
+  UniqueFd(const UniqueFd&) = delete;
+  UniqueFd& operator=(const UniqueFd&) = delete;
+  int get() const { return fd_; }
+  int release() { return std::exchange(fd_, -1); }
+
+ private:
+  int fd_;
+};
+
+// The current errno as a wire error.
+UnexpectedValue<Errno> Fail() { return Unexpected(ToWireErrno(errno)); }
+
+// "/proc/self/fd/N": the magic link names the inode the descriptor holds, not a path.
+std::string ProcPath(int fd) { return "/proc/self/fd/" + std::to_string(fd); }
+
+Result<struct stat> StatFd(int fd) {
+  struct stat st;
+  if (fstatat(fd, "", &st, AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW) != 0) return Fail();
+  return st;
+}
+
+// One component below dir_fd as an O_PATH descriptor. The name was validated (no '/', not "."
+// or ".."), O_NOFOLLOW opens a final symlink as itself, and RESOLVE_BENEATH |
+// RESOLVE_NO_MAGICLINKS make the kernel refuse anything that would leave dir_fd even if that
+// validation were wrong. Mount points are crossed (no RESOLVE_NO_XDEV).
+int OpenBeneath(int dir_fd, const std::string& name) {
+  open_how how{};
+  how.flags = O_PATH | O_NOFOLLOW | O_CLOEXEC;
+  how.resolve = RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS;
+  int fd = -1;
+  // EAGAIN: openat2(2) "a concurrent rename or mount" raced the lookup; retrying is the documented
+  // answer. Bounded so that a hostile host process cannot spin us forever.
+  for (int attempt = 0; attempt < 16; ++attempt) {
+    fd = static_cast<int>(syscall(SYS_openat2, dir_fd, name.c_str(), &how, sizeof how));
+    if (fd >= 0 || errno != EAGAIN) break;
+  }
+  return fd;
+}
+
+// Succeeds when parent/name still names `node`; it may have been renamed (ENOENT) or replaced
+// (ESTALE) on the host since the server walked to it.
+Result<void> StillNamed(const Node& node, const Node& parent, const std::string& name) {
+  struct stat now;
+  if (fstatat(parent.fd(), name.c_str(), &now, AT_SYMLINK_NOFOLLOW) != 0) return Fail();
+  if (now.st_dev != node.initial_stat().st_dev || now.st_ino != node.initial_stat().st_ino) {
+    return Unexpected(Errno::kESTALE);
+  }
+  return {};
+}
+
+constexpr uint32_t kKeepGid = static_cast<uint32_t>(-1);
+
+// Tlcreate/Tmkdir/Tsymlink/Tmknod carry the gid the new file should have. It is applied when it
+// differs from the group the kernel gave the file, best effort: an unprivileged server cannot
+// give files away (EPERM), and the file exists either way. Returns the (refreshed) stat.
+struct stat ApplyGid(int fd, const struct stat& st, uint32_t gid) {
+  if (gid == kKeepGid || gid == st.st_gid) return st;
+  if (fchownat(fd, "", static_cast<uid_t>(-1), gid, AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW) != 0) return st;
+  // chown(2): "the S_ISUID and S_ISGID mode bits are cleared" on a non-directory, root included;
+  // the creator asked for them, so they are put back.
+  if (!S_ISDIR(st.st_mode) && !S_ISLNK(st.st_mode) && (st.st_mode & (S_ISUID | S_ISGID)) != 0) {
+    (void)!chmod(ProcPath(fd).c_str(), st.st_mode & 07777);
+  }
+  return StatFd(fd).value_or(st);
+}
+
+// The node for dir/name (one validated component), given group `gid` unless kKeepGid.
+Result<NodeRef> NewNode(const NodeRef& dir, std::string name, uint32_t gid) {
+  UniqueFd fd(OpenBeneath(dir->fd(), name));
+  if (fd.get() < 0) return Fail();
+  auto st = StatFd(fd.get());
+  if (!st) return Unexpected(st.error());
+  const struct stat final_st = ApplyGid(fd.get(), *st, gid);
+  return std::make_shared<Node>(fd.release(), dir, std::move(name), final_st);
+}
+
+}  // namespace
+
+Errno ToWireErrno(int host_errno) {
+  const auto wire = static_cast<Errno>(host_errno);
+  if (host_errno > 0 && !ErrnoName(wire).empty()) return wire;
+  // Rate-limited: at most one line per second, so a client cannot flood the log.
+  static std::atomic<int64_t> last_logged{-1};
+  timespec now{};
+  clock_gettime(CLOCK_MONOTONIC, &now);
+  int64_t previous = last_logged.load();
+  if (previous != now.tv_sec && last_logged.compare_exchange_strong(previous, now.tv_sec)) {
+    std::fprintf(stderr, "p9xd: host errno %d (%s) has no wire mapping; sending EIO\n", host_errno,
+                 std::strerror(host_errno));
+  }
+  return Errno::kEIO;
+}
+
+Node::Node(int fd, std::shared_ptr<Node> parent, std::string name, const struct stat& st)
+    : fd_(fd), st_(st), parent_(std::move(parent)), name_(std::move(name)) {}
+
+Node::~Node() { close(fd_); }
+
+std::shared_ptr<Node> Node::parent() const {
+  std::lock_guard lock(mu_);
+  return parent_;
+}
+
+std::string Node::name() const {
+  std::lock_guard lock(mu_);
+  return name_;
+}
+
+void Node::Moved(std::shared_ptr<Node> parent, std::string name) {
+  std::lock_guard lock(mu_);
+  parent_ = std::move(parent);
+  name_ = std::move(name);
+}
+
+OpenFile::~OpenFile() {
+  if (fd >= 0) close(fd);
+}
+
+Result<std::unique_ptr<HostFs>> HostFs::Open(const std::string& root_path) {
+  UniqueFd fd(open(root_path.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC));
+  if (fd.get() < 0) return Fail();
+  auto st = StatFd(fd.get());
+  if (!st) return Unexpected(st.error());
+  return std::unique_ptr<HostFs>(new HostFs(std::make_shared<Node>(fd.release(), nullptr, "", *st)));
+}
+
+Result<void> HostFs::ValidName(std::string_view name) {
+  if (name.empty() || name == "." || name == ".." || name.find('/') != std::string_view::npos ||
+      name.find('\0') != std::string_view::npos) {
+    return Unexpected(Errno::kEINVAL);
+  }
+  if (name.size() > NAME_MAX) return Unexpected(Errno::kENAMETOOLONG);
+  return {};
+}
+
+Result<NodeRef> HostFs::Child(const NodeRef& dir, std::string_view name) {
+  return NewNode(dir, std::string(name), kKeepGid);
+}
+
+Result<NodeRef> HostFs::Walk(const NodeRef& dir, std::string_view name) {
+  if (!dir->is_dir()) return Unexpected(Errno::kENOTDIR);
+  if (name == "..") {
+    // walk(5): "A walk of the name .. in the root directory of a server is a no-op." Elsewhere
+    // ".." is the node this one was reached from (after a host-side rename still the parent
+    // the server walked down from), which lies under the root by construction.
+    if (dir->is_root()) return dir;
+    return dir->parent();
+  }
+  if (auto ok = ValidName(name); !ok) return Unexpected(ok.error());
+  return Child(dir, name);
+}
+
+Result<struct stat> HostFs::Stat(const NodeRef& node) { return StatFd(node->fd()); }
+
+Result<StatfsResult> HostFs::Statfs(const NodeRef& node) {
+  struct statfs s;
+  if (fstatfs(node->fd(), &s) != 0) return Fail();
+  StatfsResult r;
+  r.type = static_cast<uint32_t>(s.f_type);
+  r.bsize = static_cast<uint32_t>(s.f_bsize);
+  r.blocks = s.f_blocks;
+  r.bfree = s.f_bfree;
+  r.bavail = s.f_bavail;
+  r.files = s.f_files;
+  r.ffree = s.f_ffree;
+  r.fsid = static_cast<uint32_t>(s.f_fsid.__val[0]) |
+           static_cast<uint64_t>(static_cast<uint32_t>(s.f_fsid.__val[1])) << 32;
+  r.namelen = static_cast<uint32_t>(s.f_namelen);
+  return r;
+}
+
+Result<std::unique_ptr<OpenFile>> HostFs::OpenNode(const NodeRef& node, uint32_t flags) {
+  // 9P clients resolve symlinks themselves; opening one for I/O would follow it.
+  if (node->is_symlink()) return Unexpected(Errno::kELOOP);
+  // nodev: a device node (possibly made by a client with Tmknod) would reach host devices.
+  if (S_ISCHR(node->type()) || S_ISBLK(node->type())) return Unexpected(Errno::kEACCES);
+  const std::string proc = ProcPath(node->fd());
+  UniqueFd fd(S_ISFIFO(node->type()) ? OpenNonBlocking(AT_FDCWD, proc.c_str(), HostOpenFlags(flags), 0)
+                                      : open(proc.c_str(), HostOpenFlags(flags)));
+  if (fd.get() < 0) return Fail();
+  auto file = std::make_unique<OpenFile>();
+  file->fd = fd.release();
+  file->flags = flags;
+  return file;
+}
+
+Result<std::pair<NodeRef, std::unique_ptr<OpenFile>>> HostFs::Create(const NodeRef& dir, std::string_view name,
+                                                                     uint32_t flags, uint32_t mode, uint32_t gid) {
+  if (!dir->is_dir()) return Unexpected(Errno::kENOTDIR);
+  if (auto ok = ValidName(name); !ok) return Unexpected(ok.error());
+  const std::string n(name);
+  // The file is always made with O_CREAT | O_EXCL | O_NOFOLLOW, so what gets opened here is a
+  // new regular file and a symlink planted at `name` is never followed.
+  const int host = HostOpenFlags(flags & ~kOpenDirectory) | O_CREAT | O_EXCL | O_NOFOLLOW;
+  int made = -1;
+  for (int attempt = 0;; ++attempt) {
+    made = openat(dir->fd(), n.c_str(), host, static_cast<mode_t>(mode & 07777));
+    if (made >= 0) break;
+    if (errno != EEXIST || (flags & kOpenExcl) != 0 || attempt == 3) return Fail();
+    // Without the client's O_EXCL an existing file is opened, as open(2) would, but through its
+    // own O_PATH node, so that the rules of OpenNode apply (a symlink: ELOOP, never followed; a
+    // device: refused; a FIFO: not waited on) and nothing is opened before its type is known.
+    auto existing = Child(dir, n);
+    if (!existing) {
+      if (existing.error() == Errno::kENOENT) continue;  // removed meanwhile: create it
+      return Unexpected(existing.error());
+    }
+    // open(2): "EISDIR pathname refers to a directory and the access requested involved
+    // writing" -- and O_CREAT on a directory always fails so.
+    if ((*existing)->is_dir()) return Unexpected(Errno::kEISDIR);
+    auto file = OpenNode(*existing, flags);
+    if (!file) return Unexpected(file.error());
+    return std::make_pair(std::move(*existing), std::move(*file));
+  }
+  UniqueFd data(made);
+  // The node is derived from the open descriptor itself, not by looking the name up again:
+  // whatever happens to `name` meanwhile, node and file are the same inode.
+  UniqueFd path(open(ProcPath(data.get()).c_str(), O_PATH | O_CLOEXEC));
+  if (path.get() < 0) return Fail();
+  auto st = StatFd(path.get());
+  if (!st) return Unexpected(st.error());
+  const struct stat final_st = ApplyGid(path.get(), *st, gid);
+  auto node = std::make_shared<Node>(path.release(), dir, n, final_st);
+  auto file = std::make_unique<OpenFile>();
+  file->fd = data.release();
+  file->flags = flags;
+  return std::make_pair(std::move(node), std::move(file));
+}
+
+Result<NodeRef> HostFs::Mkdir(const NodeRef& dir, std::string_view name, uint32_t mode, uint32_t gid) {
+  if (!dir->is_dir()) return Unexpected(Errno::kENOTDIR);
+  if (auto ok = ValidName(name); !ok) return Unexpected(ok.error());
+  std::string n(name);
+  if (mkdirat(dir->fd(), n.c_str(), static_cast<mode_t>(mode & 07777)) != 0) return Fail();
+  return NewNode(dir, std::move(n), gid);
+}
+
+Result<NodeRef> HostFs::Symlink(const NodeRef& dir, std::string_view name, std::string_view target, uint32_t gid) {
+  if (!dir->is_dir()) return Unexpected(Errno::kENOTDIR);
+  if (auto ok = ValidName(name); !ok) return Unexpected(ok.error());
+  // The target is stored, never resolved by the server: any text is allowed except NUL.
+  if (target.empty() || target.find('\0') != std::string_view::npos) return Unexpected(Errno::kEINVAL);
+  std::string n(name);
+  const std::string t(target);
+  if (symlinkat(t.c_str(), dir->fd(), n.c_str()) != 0) return Fail();
+  return NewNode(dir, std::move(n), gid);
+}
+
+Result<NodeRef> HostFs::Mknod(const NodeRef& dir, std::string_view name, uint32_t mode, uint32_t major,
+                              uint32_t minor, uint32_t gid) {
+  if (!dir->is_dir()) return Unexpected(Errno::kENOTDIR);
+  if (auto ok = ValidName(name); !ok) return Unexpected(ok.error());
+  std::string n(name);
+  // mode carries the file type (S_IFIFO, S_IFSOCK, S_IFCHR, ...); the kernel refuses the rest.
+  if (mknodat(dir->fd(), n.c_str(), static_cast<mode_t>(mode & (S_IFMT | 07777)), makedev(major, minor)) != 0) {
+    return Fail();
+  }
+  return NewNode(dir, std::move(n), gid);
+}
+
+Result<void> HostFs::Link(const NodeRef& dir, const NodeRef& target, std::string_view name) {
+  if (!dir->is_dir()) return Unexpected(Errno::kENOTDIR);
+  if (auto ok = ValidName(name); !ok) return Unexpected(ok.error());
+  // link(2): "EPERM oldpath is a directory."
+  if (target->is_dir()) return Unexpected(Errno::kEPERM);
+  const std::string n(name);
+  if (linkat(target->fd(), "", dir->fd(), n.c_str(), AT_EMPTY_PATH) == 0) return {};
+  if (errno != EPERM && errno != ENOENT) return Fail();
+  // AT_EMPTY_PATH needs CAP_DAC_READ_SEARCH; without it, link the inode the magic link names.
+  if (linkat(AT_FDCWD, ProcPath(target->fd()).c_str(), dir->fd(), n.c_str(), AT_SYMLINK_FOLLOW) != 0) {
+    return Fail();
+  }
+  return {};
+}
+
+Result<std::string> HostFs::Readlink(const NodeRef& node) {
+  // readlink(2): "EINVAL pathname is not a symbolic link."
+  if (!node->is_symlink()) return Unexpected(Errno::kEINVAL);
+  std::string buf(256, '\0');
+  for (;;) {
+    const ssize_t n = readlinkat(node->fd(), "", buf.data(), buf.size());
+    if (n < 0) return Fail();
+    if (static_cast<size_t>(n) < buf.size()) {  // not truncated
+      buf.resize(static_cast<size_t>(n));
+      return buf;
+    }
+    if (buf.size() >= (1u << 20)) return Unexpected(Errno::kENAMETOOLONG);
+    buf.resize(buf.size() * 2);
+  }
+}
+
+Result<void> HostFs::Rename(const NodeRef& node, const NodeRef& new_dir, std::string_view new_name) {
+  if (node->is_root()) return Unexpected(Errno::kEBUSY);
+  if (!new_dir->is_dir()) return Unexpected(Errno::kENOTDIR);
+  if (auto ok = ValidName(new_name); !ok) return Unexpected(ok.error());
+  const NodeRef parent = node->parent();
+  const std::string old_name = node->name();
+  // The old name must still be this file, else another file would be moved in its place.
+  if (auto same = StillNamed(*node, *parent, old_name); !same) return same;
+  std::string n(new_name);
+  if (renameat(parent->fd(), old_name.c_str(), new_dir->fd(), n.c_str()) != 0) return Fail();
+  node->Moved(new_dir, std::move(n));
+  return {};
+}
+
+Result<void> HostFs::Renameat(const NodeRef& old_dir, std::string_view old_name, const NodeRef& new_dir,
+                              std::string_view new_name) {
+  if (!old_dir->is_dir() || !new_dir->is_dir()) return Unexpected(Errno::kENOTDIR);
+  if (auto ok = ValidName(old_name); !ok) return Unexpected(ok.error());
+  if (auto ok = ValidName(new_name); !ok) return Unexpected(ok.error());
+  const std::string o(old_name), n(new_name);
+  if (renameat(old_dir->fd(), o.c_str(), new_dir->fd(), n.c_str()) != 0) return Fail();
+  return {};
+}
+
+Result<void> HostFs::Unlinkat(const NodeRef& dir, std::string_view name, uint32_t flags) {
+  if (!dir->is_dir()) return Unexpected(Errno::kENOTDIR);
+  if (auto ok = ValidName(name); !ok) return Unexpected(ok.error());
+  // unlinkat(2): flags is 0 or AT_REMOVEDIR; "EINVAL An invalid flag value was specified".
+  if (flags != 0 && flags != kAtRemovedir) return Unexpected(Errno::kEINVAL);
+  const std::string n(name);
+  if (unlinkat(dir->fd(), n.c_str(), flags == kAtRemovedir ? AT_REMOVEDIR : 0) != 0) return Fail();
+  return {};
+}
+
+Result<void> HostFs::Remove(const NodeRef& node) {
+  if (node->is_root()) return Unexpected(Errno::kEBUSY);
+  const NodeRef parent = node->parent();
+  const std::string name = node->name();
+  // The name must still be this file: it may have been renamed or replaced on the host since.
+  if (auto same = StillNamed(*node, *parent, name); !same) return same;
+  if (unlinkat(parent->fd(), name.c_str(), node->is_dir() ? AT_REMOVEDIR : 0) != 0) return Fail();
+  return {};
+}
+
+namespace {
+
+// One Tsetattr time: the bit alone means the server's current time, with its _SET bit the given
+// time, neither: unchanged.
+Result<timespec> SetattrTime(uint32_t valid, uint32_t bit, uint32_t set_bit, uint64_t sec, uint64_t nsec) {
+  timespec ts{};
+  if ((valid & bit) == 0) {
+    ts.tv_nsec = UTIME_OMIT;
+  } else if ((valid & set_bit) == 0) {
+    ts.tv_nsec = UTIME_NOW;
+  } else {
+    // utimensat(2): "EINVAL Invalid value in one of the tv_nsec fields"; checked here so that a
+    // client's nsec cannot alias UTIME_NOW/UTIME_OMIT.
+    if (nsec >= 1000000000u) return Unexpected(Errno::kEINVAL);
+    ts.tv_sec = static_cast<time_t>(sec);
+    ts.tv_nsec = static_cast<long>(nsec);
+  }
+  return ts;
+}
+
+}  // namespace
+
+Result<void> HostFs::Setattr(const NodeRef& node, const SetattrArgs& a) {
+  const bool link = node->is_symlink();
+  const std::string proc = ProcPath(node->fd());
+  // Linux has no mode on symlinks (lchmod: EOPNOTSUPP); a size makes no sense there either.
+  if (link && (a.valid & kSetattrMode)) return Unexpected(Errno::kEOPNOTSUPP);
+  if (a.valid & kSetattrSize) {
+    if (node->is_dir()) return Unexpected(Errno::kEISDIR);
+    if (link) return Unexpected(Errno::kEINVAL);
+  }
+  auto atime = SetattrTime(a.valid, kSetattrAtime, kSetattrAtimeSet, a.atime_sec, a.atime_nsec);
+  if (!atime) return Unexpected(atime.error());
+  auto mtime = SetattrTime(a.valid, kSetattrMtime, kSetattrMtimeSet, a.mtime_sec, a.mtime_nsec);
+  if (!mtime) return Unexpected(mtime.error());
+
+  // Order: owner first (chown clears set-id bits, so a mode given with it must come after),
+  // then mode, size, and times last (truncate would otherwise overwrite a given mtime).
+  if (a.valid & (kSetattrUid | kSetattrGid)) {
+    const uid_t uid = (a.valid & kSetattrUid) ? static_cast<uid_t>(a.uid) : static_cast<uid_t>(-1);
+    const gid_t gid = (a.valid & kSetattrGid) ? static_cast<gid_t>(a.gid) : static_cast<gid_t>(-1);
+    if (fchownat(node->fd(), "", uid, gid, AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW) != 0) return Fail();
+  }
+  if (a.valid & kSetattrMode) {
+    if (chmod(proc.c_str(), static_cast<mode_t>(a.mode & 07777)) != 0) return Fail();
+  }
+  if (a.valid & kSetattrSize) {
+    if (truncate(proc.c_str(), static_cast<off_t>(a.size)) != 0) return Fail();
+  }
+  if (a.valid & (kSetattrAtime | kSetattrMtime)) {
+    const timespec ts[2] = {*atime, *mtime};
+    if (!link) {
+      if (utimensat(AT_FDCWD, proc.c_str(), ts, 0) != 0) return Fail();
+    } else if (utimensat(node->fd(), "", ts, AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW) != 0) {
+      // Kernels before AT_EMPTY_PATH support in utimensat: through the parent, by name.
+      if (errno != EINVAL && errno != ENOENT) return Fail();
+      const NodeRef parent = node->parent();
+      const std::string name = node->name();
+      if (auto same = StillNamed(*node, *parent, name); !same) return same;
+      if (utimensat(parent->fd(), name.c_str(), ts, AT_SYMLINK_NOFOLLOW) != 0) return Fail();
+    }
+  } else if ((a.valid & kSetattrCtime) && !(a.valid & (kSetattrMode | kSetattrUid | kSetattrGid | kSetattrSize))) {
+    // CTIME alone: only the change time moves; chown(-1, -1) does exactly that (as QEMU does).
+    if (fchownat(node->fd(), "", static_cast<uid_t>(-1), static_cast<gid_t>(-1),
+                 AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW) != 0) {
+      return Fail();
+    }
+  }
+  return {};
+}
+
+namespace {
+
+// A path for the *xattr calls naming `node` (there is no fgetxattr on an O_PATH descriptor).
+// Files and directories: the magic link, used with the following calls (getxattr). Symlinks:
+// the parent's magic link plus the one name, used with the l*xattr calls so the link is not
+// followed, after checking that the name still is this symlink.
+Result<std::string> XattrPath(const Node& node) {
+  if (!node.is_symlink()) return ProcPath(node.fd());
+  const NodeRef parent = node.parent();
+  const std::string name = node.name();
+  if (auto same = StillNamed(node, *parent, name); !same) return Unexpected(same.error());
+  return ProcPath(parent->fd()) + "/" + name;
+}
+
+}  // namespace
+
+Result<std::vector<uint8_t>> HostFs::GetXattr(const NodeRef& node, std::string_view name) {
+  auto path = XattrPath(*node);
+  if (!path) return Unexpected(path.error());
+  const std::string n(name);
+  // Files and directories: the magic link must be followed (getxattr); symlinks: the final name
+  // must not be (lgetxattr).
+  const bool link = node->is_symlink();
+  auto query = [&](void* buf, size_t size) -> ssize_t {
+    char* list = static_cast<char*>(buf);
+    if (n.empty()) return link ? llistxattr(path->c_str(), list, size) : listxattr(path->c_str(), list, size);
+    return link ? lgetxattr(path->c_str(), n.c_str(), buf, size) : getxattr(path->c_str(), n.c_str(), buf, size);
+  };
+  // Size first, then the value; ERANGE means it grew in between: ask again.
+  for (int attempt = 0; attempt < 8; ++attempt) {
+    const ssize_t size = query(nullptr, 0);
+    if (size < 0) return Fail();
+    std::vector<uint8_t> value(static_cast<size_t>(size));
+    if (size == 0) return value;
+    const ssize_t got = query(value.data(), value.size());
+    if (got >= 0) {
+      value.resize(static_cast<size_t>(got));
+      return value;
+    }
+    if (errno != ERANGE) return Fail();
+  }
+  return Unexpected(Errno::kERANGE);
+}
+
+Result<void> HostFs::SetXattr(const NodeRef& node, const std::string& name, const std::vector<uint8_t>& value,
+                              uint32_t flags, bool remove) {
+  if ((flags & ~(kXattrCreate | kXattrReplace)) != 0) return Unexpected(Errno::kEINVAL);
+  if (name.empty() || name.find('\0') != std::string::npos) return Unexpected(Errno::kEINVAL);
+  auto path = XattrPath(*node);
+  if (!path) return Unexpected(path.error());
+  const char* p = path->c_str();
+  const int host_flags = static_cast<int>(flags);
+  int rc;
+  if (node->is_symlink()) {
+    rc = remove ? lremovexattr(p, name.c_str()) : lsetxattr(p, name.c_str(), value.data(), value.size(), host_flags);
+  } else {
+    rc = remove ? removexattr(p, name.c_str()) : setxattr(p, name.c_str(), value.data(), value.size(), host_flags);
+  }
+  if (rc != 0) return Fail();
+  return {};
+}
+
+Result<void> HostFs::SeekDir(OpenFile& dir, uint64_t offset) {
+  // Continuing where the last call stopped costs nothing; any other cookie (or the first call)
+  // seeks, and drops what is buffered. lseek(2) on a directory takes a d_off cookie as is.
+  if (dir.dir_started && offset == dir.dir_offset) return {};
+  if (offset > static_cast<uint64_t>(INT64_MAX)) return Unexpected(Errno::kEINVAL);
+  if (lseek(dir.fd, static_cast<off_t>(offset), SEEK_SET) < 0) return Fail();
+  dir.dir_offset = offset;
+  dir.dir_pos = dir.dir_len = 0;
+  dir.dir_started = true;
+  return {};
+}
+
+Result<bool> HostFs::FillDirBuffer(OpenFile& dir) {
+  if (dir.dir_buffer.empty()) dir.dir_buffer.resize(32 * 1024);
+  const long n = syscall(SYS_getdents64, dir.fd, dir.dir_buffer.data(), dir.dir_buffer.size());
+  if (n < 0) return Fail();
+  dir.dir_pos = 0;
+  dir.dir_len = static_cast<size_t>(n);
+  return n > 0;
+}
+
+bool HostFs::PeekDirEntry(OpenFile& dir, DirEntry* out) {
+  // struct linux_dirent64 (getdents64(2)): d_ino[8] d_off[8] d_reclen[2] d_type[1] d_name[].
+  constexpr size_t kNameAt = 19;
+  if (dir.dir_pos + kNameAt > dir.dir_len) return false;
+  const uint8_t* p = dir.dir_buffer.data() + dir.dir_pos;
+  int64_t d_off;
+  uint16_t reclen;
+  std::memcpy(&d_off, p + 8, sizeof d_off);
+  std::memcpy(&reclen, p + 16, sizeof reclen);
+  if (reclen < kNameAt || dir.dir_pos + reclen > dir.dir_len) return false;
+  out->next_offset = static_cast<uint64_t>(d_off);
+  out->reclen = reclen;
+  out->d_type = p[18];
+  const char* name = reinterpret_cast<const char*>(p + kNameAt);
+  out->name.assign(name, strnlen(name, reclen - kNameAt));
+  return true;
+}
+
+}  // namespace p9x::server

@@ -2,8 +2,11 @@
 
 #include <gtest/gtest.h>
 
+#include <fstream>
 #include <map>
+#include <regex>
 #include <set>
+#include <sstream>
 
 #include "conformance/cases/cases.h"
 
@@ -83,6 +86,29 @@ TEST(Catalogue, HasTheCasesTheSpecCites) {
            "Xqid.Readdir.EntryQidMatchesWalk", "Xqid.Wire.RgetattrFieldsFollowExtendedQid",
            "Xqid.Wire.RreaddirEntriesAreExtended", "Xqid.Wire.RwalkQidsAreExtended"}) {
     EXPECT_TRUE(names.contains(cited)) << cited;
+  }
+}
+
+// Every case named in spec/xqid.md and spec/9p2000.L.md (backquoted Level.Area.Case), read from
+// the documents themselves so that the catalogue and the specs cannot drift apart.
+TEST(Catalogue, HasEveryCaseTheSpecDocumentsName) {
+  Catalogue catalogue;
+  RegisterAllCases(catalogue, "");
+  std::set<std::string> names;
+  for (const Case& c : catalogue.cases()) names.insert(c.name);
+  const std::regex cited("`((Required|Recommended|Xqid)\\.[A-Z][A-Za-z0-9]*\\.[A-Z][A-Za-z0-9]*)`");
+  for (const char* doc : {"spec/xqid.md", "spec/9p2000.L.md"}) {
+    std::ifstream in(std::string(P9X_TEST_SOURCE_DIR) + "/" + doc);
+    ASSERT_TRUE(in) << doc;
+    std::stringstream text;
+    text << in.rdbuf();
+    const std::string s = text.str();
+    size_t found = 0;
+    for (auto it = std::sregex_iterator(s.begin(), s.end(), cited); it != std::sregex_iterator(); ++it) {
+      ++found;
+      EXPECT_TRUE(names.contains((*it)[1].str())) << doc << " names " << (*it)[1].str();
+    }
+    EXPECT_GT(found, 10u) << doc;
   }
 }
 

@@ -11,6 +11,8 @@
 namespace p9x::conformance {
 namespace {
 
+constexpr std::string_view kFlakyMarker = "flaky:";
+
 std::string_view Trim(std::string_view s) {
   while (!s.empty() && std::isspace(static_cast<unsigned char>(s.front()))) s.remove_prefix(1);
   while (!s.empty() && std::isspace(static_cast<unsigned char>(s.back()))) s.remove_suffix(1);
@@ -57,6 +59,7 @@ Result<ExpectedList, std::string> ExpectedList::Parse(std::string_view text) {
     const size_t hash = line.find('#');
     entry.pattern = std::string(Trim(line.substr(0, hash)));
     if (hash != std::string_view::npos) entry.message_prefix = std::string(Trim(line.substr(hash + 1)));
+    entry.flaky = entry.message_prefix.starts_with(kFlakyMarker);
     if (!ValidPattern(entry.pattern)) {
       return Unexpected("line " + std::to_string(line_no) + ": \"" + entry.pattern +
                         "\" is not a case name or pattern (Level.Area.Case, '*' wildcards)");
@@ -103,6 +106,9 @@ std::string_view OutcomeName(Outcome o) {
 }
 
 Outcome Judge(Verdict verdict, std::string_view message, const ExpectedEntry* entry) {
+  if (entry != nullptr && entry->flaky && verdict != Verdict::kSkipped) {
+    return verdict == Verdict::kPassed ? Outcome::kSuccess : Outcome::kExpectedFailure;
+  }
   switch (verdict) {
     case Verdict::kSkipped:
       return Outcome::kSkip;
@@ -152,7 +158,17 @@ std::string FixedList(const ExpectedList& old, const std::vector<FixInput>& case
   for (const FixInput& c : cases) all_names.push_back(c.name);
   std::vector<std::pair<std::string, std::string>> lines;  // sort key, line
   std::set<std::string> written;
+  // Flaky entries stay as they are, and their cases get no other line.
+  for (const ExpectedEntry& e : old.entries()) {
+    if (!e.flaky) continue;
+    lines.emplace_back(e.pattern, e.pattern + "  # " + e.message_prefix);
+    written.insert(e.pattern);
+    for (const FixInput& c : cases) {
+      if (NameMatches(e.pattern, c.name)) written.insert(c.name);
+    }
+  }
   for (const FixInput& c : cases) {
+    if (written.contains(c.name)) continue;
     if (c.ran && c.verdict == Verdict::kFailed) {
       std::string line = c.name;
       const std::string prefix = StablePrefix(c.message);

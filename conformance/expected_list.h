@@ -7,6 +7,11 @@
 // '#' and the expected failure message's prefix. Lines that start with '#' are comments; blank
 // lines are ignored.
 //
+// An entry whose comment starts with "flaky:" marks a case whose result varies between runs of
+// that server (the rest of the comment says why, e.g. the server answers a malformed frame from a
+// stale buffer): the case may pass or fail with any message, and --fix keeps the entry as it is.
+// Use it only for a server's own nondeterminism, never to hide a case that is timing-dependent.
+//
 // Judgement: a failure that no entry matches is unexpected; a listed case that passes is an
 // unexpected pass (the list must be pruned); a listed failure whose message does not start with
 // the entry's prefix is a message mismatch; an entry that matches no case of the catalogue is
@@ -25,6 +30,7 @@ namespace p9x::conformance {
 struct ExpectedEntry {
   std::string pattern;
   std::string message_prefix;  // empty: any message
+  bool flaky = false;          // "# flaky: why": pass or fail, any message
   int line = 0;
 };
 

@@ -100,5 +100,27 @@ TEST(FixedList, WritesFailuresKeepsUnrunEntriesAndDropsPassesAndStale) {
   EXPECT_EQ(again.Match("Required.Walk.ZeroNamesClones"), nullptr);
 }
 
+TEST(ExpectedList, FlakyEntryAcceptsPassAndAnyFailure) {
+  const ExpectedList list = Parse("Required.Malformed.SizeZero  # flaky: ganesha answers from a stale buffer\n");
+  const ExpectedEntry* entry = list.Match("Required.Malformed.SizeZero");
+  ASSERT_NE(entry, nullptr);
+  EXPECT_TRUE(entry->flaky);
+  EXPECT_EQ(Judge(Verdict::kPassed, "", entry), Outcome::kSuccess);
+  EXPECT_EQ(Judge(Verdict::kFailed, "no reply within 2s", entry), Outcome::kExpectedFailure);
+  EXPECT_EQ(Judge(Verdict::kFailed, "answered Rattach", entry), Outcome::kExpectedFailure);
+  EXPECT_EQ(Judge(Verdict::kSkipped, "", entry), Outcome::kSkip);
+}
+
+TEST(ExpectedList, FixKeepsFlakyEntriesVerbatim) {
+  const ExpectedList old = Parse(
+      "Required.Malformed.SizeZero  # flaky: stale buffer\n"
+      "Required.Walk.ZeroNamesClones  # old message\n");
+  const std::string fixed = FixedList(old, {{"Required.Malformed.SizeZero", true, Verdict::kPassed, ""},
+                                            {"Required.Walk.ZeroNamesClones", true, Verdict::kFailed, "new message"}});
+  EXPECT_NE(fixed.find("Required.Malformed.SizeZero  # flaky: stale buffer\n"), std::string::npos) << fixed;
+  EXPECT_NE(fixed.find("Required.Walk.ZeroNamesClones  # new message\n"), std::string::npos) << fixed;
+  EXPECT_EQ(fixed.find("old message"), std::string::npos) << fixed;
+}
+
 }  // namespace
 }  // namespace p9x::conformance

@@ -38,6 +38,9 @@ constexpr char kUsage[] =
     "  --json FILE           write the report as JSON (schema: conformance/report.proto)\n"
     "  --junit FILE          write a JUnit XML report\n"
     "  --timeout MS          per-reply timeout (default 5000)\n"
+    "  --restart-cmd CMD     when the server stops answering after a failed case (it crashed), run CMD\n"
+    "                        with /bin/sh -c to restart it and go on (at most 64 times); without it,\n"
+    "                        every later case fails \"the server is gone\"\n"
     "  --vectors DIR         invalid vectors to send (default: spec/vectors of the source tree)\n"
     "  --keep-scratch        do not remove the scratch directory\n"
     "  --verbose             print the transcript of every failing case\n"
@@ -118,6 +121,8 @@ int main(int argc, char** argv) {
     } else if (arg == "--timeout") {
       if (!ParseUint(value("--timeout"), 600000, &n) || n == 0) return 64;
       options.timeout_ms = static_cast<int>(n);
+    } else if (arg == "--restart-cmd") {
+      options.restart_cmd = value("--restart-cmd");
     } else if (arg == "--vectors") {
       options.vectors_dir = value("--vectors");
     } else if (arg == "--keep-scratch") {

@@ -34,10 +34,10 @@ uint32_t Le32(const uint8_t* p) {
 
 }  // namespace
 
-std::optional<Dialect> DialectOfVersion(std::string_view version) {
-  if (version == kVersionXqid) return Dialect::kXqid;
-  if (version == kVersion9P2000L) return Dialect::kLegacy;
-  return std::nullopt;
+const std::string& XqidVersion() {
+  static const std::string* const version =
+      new std::string(negotiation::FormatVersion(negotiation::FeatureSet().With(negotiation::Feature::kXqid)));
+  return *version;
 }
 
 std::string ReplyBase::Describe() const {
@@ -225,8 +225,10 @@ void Probe::CheckInvariants(const RawFrame& frame) {
     if (flushed_.contains(frame.tag)) {
       log_.Fail("invariant: " + what + " arrived after the Rflush for its tag; flush(5): the reply "
                 "to the flushed request, if any, must be received before the Rflush");
-    } else if (malformed_sent_ && frame.type == static_cast<uint8_t>(MsgType::kRlerror)) {
-      log_.Note(id_, "Rlerror answering a malformed frame (tag " + std::to_string(frame.tag) + ")");
+    } else if (malformed_sent_ &&
+               (frame.type == static_cast<uint8_t>(MsgType::kRlerror) || frame.type == kRerrorType)) {
+      // The server may not have been able to read the malformed frame's tag.
+      log_.Note(id_, TypeName(frame.type) + " answering a malformed frame (tag " + std::to_string(frame.tag) + ")");
     } else {
       log_.Fail("invariant: " + what + " answers no request in flight; intro(5): a reply carries "
                 "the tag of its request");
@@ -277,7 +279,7 @@ Reply<Rversion> Probe::Version(uint32_t msize, std::string_view version) {
                 std::to_string(msize) + "; version(5): the server's msize must be <= the client's");
     }
     ctx_.msize = std::min(r.msg.msize, msize);
-    if (auto d = DialectOfVersion(r.msg.version)) ctx_.dialect = *d;
+    if (auto parsed = negotiation::ParseVersion(r.msg.version)) ctx_.dialect = negotiation::DialectFor(parsed->features);
     // version(5): a Tversion aborts all outstanding I/O and clunks all fids.
     flushed_.clear();
   }

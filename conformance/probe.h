@@ -35,6 +35,7 @@
 #include "codec/messages.h"
 #include "conformance/case_log.h"
 #include "conformance/transport.h"
+#include "negotiation/version.h"
 
 namespace p9x::conformance {
 
@@ -55,7 +56,7 @@ using ReplyOf = typename MessageForType<static_cast<uint8_t>(static_cast<uint8_t
 
 // The 9P2000/9P2000.u error type. Not part of 9P2000.L, so not in the message table; a
 // 9P2000.L server must not send it (ganesha does, with an errno body).
-inline constexpr uint8_t kRerrorType = 107;
+using negotiation::kRerrorType;
 
 enum class ReplyStatus : uint8_t {
   kOk,        // the expected R-message arrived and decoded
@@ -118,10 +119,8 @@ struct SessionParams {
   uint32_t n_uname = kNoUname;
 };
 
-// "9P2000.L.xqid" -> kXqid, "9P2000.L" -> kLegacy, anything else -> nullopt.
-// TODO(cleanup): use negotiation's ParseVersion once negotiation/ provides it.
-std::optional<Dialect> DialectOfVersion(std::string_view version);
-inline constexpr char kVersionXqid[] = "9P2000.L.xqid";
+// The version string of an xqid offer, "9P2000.L.xqid", as negotiation/ spells it.
+const std::string& XqidVersion();
 
 class Probe {
  public:
@@ -167,7 +166,8 @@ class Probe {
   size_t stashed() const { return stash_.size(); }
 
   // ---- session ----
-  // Tversion; on Rversion adopts its msize and the dialect its version string names.
+  // Tversion; on Rversion adopts its msize and the dialect its version string names
+  // (negotiation::ParseVersion; a string outside the grammar leaves the dialect as it was).
   Reply<Rversion> Version(uint32_t msize, std::string_view version);
   // Tversion + Tattach as `params` say; fails the case unless both succeed.
   bool Start(const SessionParams& params);
@@ -271,11 +271,10 @@ Reply<R> Probe::Convert(RawFrame raw) {
   reply.frame = std::move(raw.bytes);
   const WireContext ctx = DecodeContext(reply.frame.size());
   if (raw.type == static_cast<uint8_t>(R::kType)) {
-    auto decoded = DecodeAs<R>(reply.frame, ctx);
-    if (decoded) {
-      reply.msg = *decoded;
-      return reply;
-    }
+    // DecodeInto, straight into the reply: its views point into reply.frame, which it owns.
+    auto decoded = DecodeInto(reply.frame, ctx, &reply.msg);
+    if (decoded) return reply;
+    reply.msg = R{};
     reply.status = ReplyStatus::kBadReply;
     reply.detail = "undecodable " + std::string(R::kName) + ": " + decoded.error().Describe();
     return reply;

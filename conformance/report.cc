@@ -145,6 +145,11 @@ void PrintSummary(const proto::Report& report, FILE* out) {
   std::fprintf(out, "%-14s %6d %6d %6d %6d %6d\n", "total", total.pass, total.fail, total.xfail,
                total.unexpected, total.skip);
 
+  if (report.server_restarts_size() > 0) {
+    std::fprintf(out, "\nThe server stopped answering and was restarted (--restart-cmd) after:\n");
+    for (const std::string& after : report.server_restarts()) std::fprintf(out, "  %s\n", after.c_str());
+  }
+
   bool header = false;
   for (const proto::CaseResult& c : report.cases()) {
     if (c.outcome() != proto::UNEXPECTED_FAILURE && c.outcome() != proto::UNEXPECTED_PASS && c.outcome() != proto::MESSAGE_MISMATCH) {

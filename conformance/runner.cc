@@ -1,6 +1,7 @@
 #include "conformance/runner.h"
 
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <chrono>
@@ -99,6 +100,37 @@ struct RunnerConnection {
   }
 };
 
+// True when a fresh connection gets an answer (Rversion or an error) to Tversion "9P2000.L"
+// within `timeout`. A bare connect is not enough: a process that is dying (a crashed thread, the
+// others still unwinding) may still accept connections and answer nothing.
+bool ServerAnswers(const std::string& target, std::chrono::milliseconds timeout, std::string* why) {
+  RunnerConnection c(target, timeout);
+  if (c.probe->closed()) {
+    *why = c.error;
+    return false;
+  }
+  auto v = c.probe->Call(Tversion{kMinMsize, kVersion9P2000L});
+  if (v.ok() || v.is_error()) return true;
+  *why = "Tversion \"9P2000.L\": " + v.Describe();
+  return false;
+}
+
+// Runs `command` with /bin/sh -c and waits for it; its output goes where the runner's goes.
+// Returns the exit status (or -1 when it could not run or was killed).
+int RunShell(const std::string& command, FILE* out) {
+  std::fflush(out);
+  std::fflush(stderr);
+  const pid_t pid = fork();
+  if (pid == 0) {
+    if (out == stdout || out == stderr) dup2(fileno(out), STDOUT_FILENO);
+    execl("/bin/sh", "sh", "-c", command.c_str(), static_cast<char*>(nullptr));
+    _exit(127);
+  }
+  int status = 0;
+  if (pid < 0 || waitpid(pid, &status, 0) != pid || !WIFEXITED(status)) return -1;
+  return WEXITSTATUS(status);
+}
+
 bool IsDirLocal(const std::string& path, dev_t* dev = nullptr) {
   struct stat st {};
   if (lstat(path.c_str(), &st) != 0 || !S_ISDIR(st.st_mode)) return false;
@@ -118,7 +150,11 @@ void DetectCapabilities(const RunOptions& options, RunEnvironment& env, Probe& p
     missing(Capability::kRunnerRoot, "the runner is not root");
   }
 
-  // Multiple filesystems: the fixture's layout is visible at the export root.
+  // Multiple filesystems: the export is the fixture. With --local-root that is a local fact (p1,
+  // p2 and p3 are three filesystems), whatever the server makes of them: a server that hides or
+  // refuses the mounts must fail the identity cases, not skip them. Without it, the server must
+  // show p1, p2 and p3 at the export root (listed, or walkable one by one).
+  std::string multifs_why;
   {
     std::set<std::string> names;
     const uint32_t dir = p.NextFid();
@@ -139,11 +175,26 @@ void DetectCapabilities(const RunOptions& options, RunEnvironment& env, Probe& p
       }
     }
     (void)p.Call(Tclunk{dir});
-    if (names.contains("p1") && names.contains("p2") && names.contains("p3")) {
+    for (const char* name : {"p1", "p2", "p3"}) {
+      if (names.contains(name)) continue;
+      const uint32_t fid = p.NextFid();
+      Twalk w{p.root(), fid, {}};
+      w.wnames.count = 1;
+      w.wnames.names[0] = name;
+      auto walked = p.Call(w);
+      if (walked.ok()) {
+        (void)p.Call(Tclunk{fid});
+        if (walked.msg.wqids.count == 1) continue;
+      }
+      if (multifs_why.empty()) multifs_why = std::string("Twalk ") + name + ": " + walked.Describe();
+    }
+  }
+  if (options.local_root.empty()) {
+    if (multifs_why.empty()) {
       have(Capability::kMultiFs);
     } else {
-      missing(Capability::kMultiFs, "the export is not the multi-filesystem fixture (no p1, p2, p3 at its root; "
-                                    "build one with: p9x-conform fixture DIR)");
+      missing(Capability::kMultiFs, "the export is not the multi-filesystem fixture (" + multifs_why +
+                                        "; build one with: p9x-conform fixture DIR, and pass --local-root DIR)");
     }
   }
 
@@ -153,18 +204,23 @@ void DetectCapabilities(const RunOptions& options, RunEnvironment& env, Probe& p
     if (IsDirLocal(probe_path)) {
       have(Capability::kLocalRoot);
       env.local_root = options.local_root;
-      if (env.capabilities.contains(Capability::kMultiFs)) {
-        dev_t d1 = 0, d2 = 0, d3 = 0;
-        const bool ok = IsDirLocal(options.local_root + "/p1", &d1) && IsDirLocal(options.local_root + "/p2", &d2) &&
-                        IsDirLocal(options.local_root + "/p3", &d3);
-        if (!ok || d1 == d2 || d2 == d3 || d1 == d3) {
-          env.capabilities.erase(Capability::kMultiFs);
-          missing(Capability::kMultiFs, "p1, p2 and p3 under --local-root are not three filesystems (mount the fixture)");
+      dev_t d0 = 0, d1 = 0, d2 = 0, d3 = 0;
+      const bool ok = IsDirLocal(options.local_root, &d0) && IsDirLocal(options.local_root + "/p1", &d1) &&
+                      IsDirLocal(options.local_root + "/p2", &d2) && IsDirLocal(options.local_root + "/p3", &d3);
+      if (ok && d1 != d2 && d2 != d3 && d1 != d3 && d0 != d1 && d0 != d2 && d0 != d3) {
+        have(Capability::kMultiFs);
+        if (!multifs_why.empty()) {
+          std::fprintf(out, "the export is the multi-filesystem fixture (--local-root), but the server does not show "
+                            "it whole: %s\n", multifs_why.c_str());
         }
+      } else {
+        missing(Capability::kMultiFs, "p1, p2 and p3 under --local-root are not three filesystems other than the "
+                                      "export's (build the fixture with: p9x-conform fixture DIR)");
       }
     } else {
       missing(Capability::kLocalRoot, "--local-root " + options.local_root +
                                           " does not show the export (the scratch directory is not there)");
+      missing(Capability::kMultiFs, "--local-root does not show the export");
     }
   } else {
     missing(Capability::kLocalRoot, "no --local-root given");
@@ -202,8 +258,13 @@ void DetectCapabilities(const RunOptions& options, RunEnvironment& env, Probe& p
     }
   };
   {
+    // A fresh fid for "file": `file` is open, and an open fid may not be walked from
+    // (spec/9p2000.L.md §3, open fids: EBADF).
     const uint32_t x = p.NextFid();
-    (void)p.Call(Twalk{file, x, {}});
+    Twalk to_file{caps, x, {}};
+    to_file.wnames.count = 1;
+    to_file.wnames.names[0] = "file";
+    (void)p.Call(to_file);
     auto created = p.Call(Txattrcreate{x, "user.p9x.probe", 1, 0});
     bool ok = created.ok();
     if (ok) {
@@ -235,7 +296,6 @@ void DetectCapabilities(const RunOptions& options, RunEnvironment& env, Probe& p
   }
   (void)p.Call(Tclunk{file});
   (void)p.Call(Tclunk{caps});
-  (void)out;
 }
 
 }  // namespace
@@ -282,20 +342,30 @@ int RunConformance(const RunOptions& options, const Catalogue& catalogue, FILE* 
   std::fprintf(out, "p9x-conform: target %s, dialect %s\n", options.target.c_str(), options.dialect.c_str());
   proto::Session* session = report.mutable_session();
   if (options.dialect == "auto" || options.dialect == "xqid") {
+    // negotiation's ladder, offering xqid only, judges the answer: it agrees only when the server
+    // names exactly the offered feature within the offered msize (an error, "unknown", "9P2000.L"
+    // or a closed connection is a decline).
     RunnerConnection c(options.target, timeout);
-    if (!c.probe->closed()) {
-      auto v = c.probe->Version(options.msize, kVersionXqid);
-      env.xqid_answer = v.ok() ? "Rversion \"" + std::string(v.msg.version) + "\"" : v.Describe();
-      env.xqid_negotiated = v.ok() && v.msg.version == kVersionXqid;
-    } else {
+    if (c.probe->closed()) {
       std::fprintf(out, "p9x-conform: cannot connect: %s\n", c.error.c_str());
       return 2;
     }
+    negotiation::ClientLadder ladder(negotiation::DialectChoice::kXqidOnly, options.msize);
+    const auto offer = ladder.NextOffer();
+    auto v = c.probe->Version(offer->msize, offer->version);
+    env.xqid_answer = v.ok() ? "Rversion \"" + std::string(v.msg.version) + "\"" : v.Describe();
+    if (v.status == ReplyStatus::kClosed) {
+      ladder.OnConnectionClosed();
+    } else if (!v.frame.empty()) {
+      if (auto reply = negotiation::DecodeVersionReply(v.frame)) ladder.OnReply(*reply);
+    }
+    env.xqid_negotiated = ladder.agreed() && negotiation::SupportsXqid(ladder.features());
+    if (ladder.failed() && v.ok()) env.xqid_answer += " (" + ladder.failure_reason() + ")";
     env.xqid_required = options.dialect == "xqid";
     session->set_xqid_answer(env.xqid_answer);
-    std::fprintf(out, "offered \"%s\": %s\n", kVersionXqid, env.xqid_answer.c_str());
+    std::fprintf(out, "offered \"%s\": %s\n", XqidVersion().c_str(), env.xqid_answer.c_str());
   }
-  env.session.version = env.xqid_negotiated ? kVersionXqid : kVersion9P2000L;
+  env.session.version = env.xqid_negotiated ? XqidVersion() : std::string(kVersion9P2000L);
   session->set_version_offered(env.session.version);
 
   RunnerConnection setup(options.target, timeout);
@@ -365,7 +435,7 @@ int RunConformance(const RunOptions& options, const Catalogue& catalogue, FILE* 
     if (!skip.empty()) {
       log.Skip(skip);
     } else if (!server_gone_after.empty()) {
-      log.Fail("the server is gone: it stopped accepting connections during " + server_gone_after);
+      log.Fail("the server is gone: it stopped answering during " + server_gone_after);
     } else if (!log.stopped()) {
       CaseContext context(env, log, "c" + std::to_string(index));
       try {
@@ -376,11 +446,24 @@ int RunConformance(const RunOptions& options, const Catalogue& catalogue, FILE* 
     }
     const auto micros = std::chrono::duration_cast<std::chrono::microseconds>(Clock::now() - start).count();
     if (log.failed() && server_gone_after.empty()) {
-      std::string error;
-      Transport alive = Transport::Connect(options.target, &error);
-      if (!alive.connected()) {
-        server_gone_after = c->name;
-        std::fprintf(out, "!! the server no longer accepts connections (%s); the remaining cases fail\n", error.c_str());
+      std::string why;
+      if (!ServerAnswers(options.target, timeout, &why)) {
+        if (!options.restart_cmd.empty() && report.server_restarts_size() < options.max_restarts) {
+          std::fprintf(out, "!! the server stopped answering during %s (%s); restarting it: %s\n", c->name.c_str(),
+                       why.c_str(), options.restart_cmd.c_str());
+          const int rc = RunShell(options.restart_cmd, out);
+          if (rc == 0 && ServerAnswers(options.target, timeout, &why)) {
+            report.add_server_restarts(c->name);
+          } else {
+            why = "--restart-cmd exited " + std::to_string(rc) + "; " + why;
+            server_gone_after = c->name;
+          }
+        } else {
+          server_gone_after = c->name;
+        }
+        if (!server_gone_after.empty()) {
+          std::fprintf(out, "!! the server no longer answers (%s); the remaining cases fail\n", why.c_str());
+        }
       }
     }
 

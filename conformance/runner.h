@@ -28,6 +28,11 @@ struct RunOptions {
   bool keep_scratch = false;
   bool verbose = false;  // print every failing case's transcript
   std::string vectors_dir;
+  // A shell command that brings the server back when it stops answering (it crashed): run with
+  // /bin/sh -c after a failed case when a fresh connection gets no Rversion; the run then goes
+  // on against the restarted server. Empty: every later case fails "the server is gone".
+  std::string restart_cmd;
+  int max_restarts = 64;  // after this many restarts a dead server stays dead
 };
 
 // Runs the catalogue; returns the exit status (0 iff no unexpected result; 2 when the run could

@@ -54,7 +54,8 @@ void RegisterAttachCases(Catalogue& catalogue) {
       .name = "Required.Negotiation.RequestBeforeVersionRefused",
       .level = Level::kRequired,
       .spec = "version(5): \"Tversion must be the first message sent on the 9P connection, and the client "
-              "cannot issue any further requests until it has received the Rversion reply.\"",
+              "cannot issue any further requests until it has received the Rversion reply.\"; spec/9p2000.L.md §3 "
+              "(version first)",
       .needs = {},
       .run = [](CaseContext& c) {
         Probe& p = c.Connect();

@@ -9,11 +9,11 @@ namespace p9x::conformance {
 namespace {
 
 constexpr char kGetattrSpec[] =
-    "9P2000.L getattr (diod protocol.md): \"getattr gets attributes of a file system object referenced "
+    "spec/9p2000.L.md §8.17; 9P2000.L getattr (diod protocol.md): \"getattr gets attributes of a file system object referenced "
     "by fid. The response is intended to follow pretty closely the fields returned by the stat(2) system "
     "call\"; \"valid\" says which fields are filled in";
 constexpr char kSetattrSpec[] =
-    "9P2000.L setattr (diod protocol.md): \"setattr sets attributes of a file system object referenced by "
+    "spec/9p2000.L.md §8.18; 9P2000.L setattr (diod protocol.md): \"setattr sets attributes of a file system object referenced by "
     "fid. As with getattr, valid is a bitmask selecting which fields to set\"";
 
 }  // namespace
@@ -206,7 +206,7 @@ void RegisterAttrCases(Catalogue& catalogue) {
   catalogue.Add({
       .name = "Required.Statfs.Answers",
       .level = Level::kRequired,
-      .spec = "9P2000.L statfs (diod protocol.md): \"statfs is used to request file system information of the "
+      .spec = "spec/9p2000.L.md §8.10; 9P2000.L statfs (diod protocol.md): \"statfs is used to request file system information of the "
               "file system containing fid. The Rstatfs response corresponds to the fields returned by the "
               "statfs(2) system call\"",
       .needs = {},
@@ -221,7 +221,7 @@ void RegisterAttrCases(Catalogue& catalogue) {
   catalogue.Add({
       .name = "Required.Statfs.MatchesLocalStatvfs",
       .level = Level::kRequired,
-      .spec = "9P2000.L statfs: the fields correspond to statfs(2) of the file system containing fid "
+      .spec = "spec/9p2000.L.md §8.10; 9P2000.L statfs: the fields correspond to statfs(2) of the file system containing fid "
               "(compared with statvfs(3) through --local-root)",
       .needs = {Capability::kLocalRoot},
       .run = [](CaseContext& c) {

@@ -116,18 +116,26 @@ void RegisterFlushCases(Catalogue& catalogue) {
   catalogue.Add({
       .name = "Required.Flush.TwoFlushesSameOldtag",
       .level = Level::kRequired,
-      .spec = kFlushSpec,
-      .needs = {},
+      .spec = kFlushSpec + std::string(" (two Tflush of one request still in flight: a Tread blocked on an "
+                                       "empty FIFO, so that the request cannot finish between them)"),
+      .needs = {Capability::kWritable, Capability::kFifos},
       .run = [](CaseContext& c) {
+        // The flushed request blocks until UnblockFifo: with a quick request (a Tgetattr) whether
+        // it finished before, between or after the two flushes depends on the server's timing,
+        // and so did diod's answer.
         Probe& p = c.Session();
+        const uint32_t fifo = BlockingFifo(c, p);
+        if (c.stopped()) return;
         const uint16_t a = p.NextTag();
-        p.Send(a, Tgetattr{p.root(), kGetattrBasic});
+        p.Send(a, Tread{fifo, 0, 16});
+        Sync(p);  // the server has read the Tread
         const uint16_t b = p.NextTag();
         p.Send(b, Tflush{a});
         const uint16_t d = p.NextTag();
         p.Send(d, Tflush{a});
-        p.Must(p.Await<Rflush>(b), "first Tflush");
+        p.Must(p.Await<Rflush>(b), "first Tflush of a blocked Tread");
         p.Must(p.Await<Rflush>(d), "second Tflush of the same oldtag");
+        UnblockFifo(c);
         Sync(p);
       },
   });

@@ -6,11 +6,11 @@ namespace p9x::conformance {
 namespace {
 
 constexpr char kLopenSpec[] =
-    "9P2000.L lopen (diod protocol.md): \"lopen prepares fid for file I/O. flags contains Linux open(2) "
+    "spec/9p2000.L.md §8.11; 9P2000.L lopen (diod protocol.md): \"lopen prepares fid for file I/O. flags contains Linux open(2) "
     "flags bits\" and returns qid and iounit; open(5): \"It is illegal to write a directory, truncate "
     "it, or attempt to remove it on close.\"";
 constexpr char kLcreateSpec[] =
-    "9P2000.L lcreate (diod protocol.md): \"lcreate creates a regular file name in directory fid and "
+    "spec/9p2000.L.md §8.12; 9P2000.L lcreate (diod protocol.md): \"lcreate creates a regular file name in directory fid and "
     "prepares it for I/O\"; \"fid ... is changed to represent the new file\"";
 constexpr char kReadSpec[] =
     "read(5): \"The read request asks for count bytes of data from the file identified by fid, which "
@@ -162,7 +162,7 @@ void RegisterIoCases(Catalogue& catalogue) {
   catalogue.Add({
       .name = "Required.Lcreate.ExistingNameRefused",
       .level = Level::kRequired,
-      .spec = "9P2000.L lcreate is open(2) with O_CREAT: with O_EXCL an existing name fails (EEXIST)",
+      .spec = "spec/9p2000.L.md §8.12; 9P2000.L lcreate is open(2) with O_CREAT: with O_EXCL an existing name fails (EEXIST)",
       .needs = {Capability::kWritable},
       .run = [](CaseContext& c) {
         Probe& p = c.Session();
@@ -203,7 +203,7 @@ void RegisterIoCases(Catalogue& catalogue) {
   catalogue.Add({
       .name = "Recommended.Lcreate.ModeApplied",
       .level = Level::kRecommended,
-      .spec = "9P2000.L lcreate: \"mode\" is the new file's permission bits (open(2) mode)",
+      .spec = "spec/9p2000.L.md §8.12; 9P2000.L lcreate: \"mode\" is the new file's permission bits (open(2) mode)",
       .needs = {Capability::kWritable},
       .run = [](CaseContext& c) {
         Probe& p = c.Session();
@@ -220,7 +220,7 @@ void RegisterIoCases(Catalogue& catalogue) {
   catalogue.Add({
       .name = "Required.Mkdir.QidIsDirectory",
       .level = Level::kRequired,
-      .spec = "9P2000.L mkdir (diod protocol.md): \"mkdir creates a new directory name in parent directory "
+      .spec = "spec/9p2000.L.md §8.25; 9P2000.L mkdir (diod protocol.md): \"mkdir creates a new directory name in parent directory "
               "dfid\" and returns its qid",
       .needs = {Capability::kWritable},
       .run = [](CaseContext& c) {
@@ -447,7 +447,7 @@ void RegisterIoCases(Catalogue& catalogue) {
   catalogue.Add({
       .name = "Required.Fsync.OpenFileSucceeds",
       .level = Level::kRequired,
-      .spec = "9P2000.L fsync (diod protocol.md): \"fsync tells the server to flush any cached data "
+      .spec = "spec/9p2000.L.md §8.22; 9P2000.L fsync (diod protocol.md): \"fsync tells the server to flush any cached data "
               "associated with fid, previously opened with lopen\"",
       .needs = {Capability::kWritable},
       .run = [](CaseContext& c) {
@@ -461,7 +461,7 @@ void RegisterIoCases(Catalogue& catalogue) {
   catalogue.Add({
       .name = "Required.Fsync.DatasyncSucceeds",
       .level = Level::kRequired,
-      .spec = "9P2000.L fsync: datasync != 0 asks for fdatasync(2)",
+      .spec = "spec/9p2000.L.md §8.22; 9P2000.L fsync: datasync != 0 asks for fdatasync(2)",
       .needs = {Capability::kWritable},
       .run = [](CaseContext& c) {
         Probe& p = c.Session();

@@ -6,13 +6,13 @@ namespace p9x::conformance {
 namespace {
 
 constexpr char kRenameSpec[] =
-    "9P2000.L rename (diod protocol.md): \"rename renames a file system object referenced by fid, to "
+    "spec/9p2000.L.md §8.19; 9P2000.L rename (diod protocol.md): \"rename renames a file system object referenced by fid, to "
     "name in the directory referenced by dfid\"";
 constexpr char kRenameatSpec[] =
-    "9P2000.L renameat (diod protocol.md): \"renameat is preferred over rename\"; it renames oldname in "
+    "spec/9p2000.L.md §8.20; 9P2000.L renameat (diod protocol.md): \"renameat is preferred over rename\"; it renames oldname in "
     "olddirfid to newname in newdirfid, as renameat(2)";
 constexpr char kUnlinkatSpec[] =
-    "9P2000.L unlinkat (diod protocol.md): \"unlinkat is preferred over remove\"; it removes name from "
+    "spec/9p2000.L.md §8.26; 9P2000.L unlinkat (diod protocol.md): \"unlinkat is preferred over remove\"; it removes name from "
     "dirfd, as unlinkat(2) with flags (AT_REMOVEDIR)";
 constexpr char kRemoveSpec[] =
     "remove(5): \"The remove request asks the file server both to remove the file represented by fid and "
@@ -221,7 +221,7 @@ void RegisterNamespaceCases(Catalogue& catalogue) {
   catalogue.Add({
       .name = "Required.Link.SameQidBothNames",
       .level = Level::kRequired,
-      .spec = "9P2000.L link (diod protocol.md): \"link creates a hard link name in directory dfid. The link "
+      .spec = "spec/9p2000.L.md §8.24; 9P2000.L link (diod protocol.md): \"link creates a hard link name in directory dfid. The link "
               "target is referenced by fid.\"; qid(5): one file, one qid",
       .needs = {Capability::kWritable, Capability::kHardLinks},
       .run = [](CaseContext& c) {
@@ -251,7 +251,7 @@ void RegisterNamespaceCases(Catalogue& catalogue) {
   catalogue.Add({
       .name = "Required.Symlink.QidIsSymlink",
       .level = Level::kRequired,
-      .spec = "9P2000.L symlink (diod protocol.md): \"symlink creates a symbolic link name in directory dfid\"; "
+      .spec = "spec/9p2000.L.md §8.13; 9P2000.L symlink (diod protocol.md): \"symlink creates a symbolic link name in directory dfid\"; "
               "qid(5)/Linux: QTSYMLINK (0x02) marks symbolic links",
       .needs = {Capability::kWritable, Capability::kSymlinks},
       .run = [](CaseContext& c) {
@@ -265,7 +265,7 @@ void RegisterNamespaceCases(Catalogue& catalogue) {
   catalogue.Add({
       .name = "Required.Symlink.WalkDoesNotFollow",
       .level = Level::kRequired,
-      .spec = "9P2000.L: the server does not follow symbolic links on walk (the client resolves them)",
+      .spec = "spec/9p2000.L.md §8.5: the server does not follow symbolic links on walk (the client resolves them)",
       .needs = {Capability::kWritable, Capability::kSymlinks},
       .run = [](CaseContext& c) {
         Probe& p = c.Session();
@@ -282,7 +282,7 @@ void RegisterNamespaceCases(Catalogue& catalogue) {
   catalogue.Add({
       .name = "Required.Readlink.ReturnsTarget",
       .level = Level::kRequired,
-      .spec = "9P2000.L readlink (diod protocol.md): \"readlink returns the contents of the symbolic link "
+      .spec = "spec/9p2000.L.md §8.21; 9P2000.L readlink (diod protocol.md): \"readlink returns the contents of the symbolic link "
               "referenced by fid\"",
       .needs = {Capability::kWritable, Capability::kSymlinks},
       .run = [](CaseContext& c) {
@@ -309,7 +309,7 @@ void RegisterNamespaceCases(Catalogue& catalogue) {
   catalogue.Add({
       .name = "Required.Mknod.CreatesFifo",
       .level = Level::kRequired,
-      .spec = "9P2000.L mknod (diod protocol.md): \"mknod creates a device node name in directory dfid with "
+      .spec = "spec/9p2000.L.md §8.14; 9P2000.L mknod (diod protocol.md): \"mknod creates a device node name in directory dfid with "
               "major and minor numbers\"; mode carries the S_IFMT type (mknod(2))",
       .needs = {Capability::kWritable, Capability::kFifos},
       .run = [](CaseContext& c) {
@@ -323,7 +323,7 @@ void RegisterNamespaceCases(Catalogue& catalogue) {
   catalogue.Add({
       .name = "Required.Mknod.CreatesCharDevice",
       .level = Level::kRequired,
-      .spec = "9P2000.L mknod: major and minor give the device number (stat(2) st_rdev)",
+      .spec = "spec/9p2000.L.md §8.14; 9P2000.L mknod: major and minor give the device number (stat(2) st_rdev)",
       .needs = {Capability::kWritable, Capability::kDevices},
       .run = [](CaseContext& c) {
         Probe& p = c.Session();

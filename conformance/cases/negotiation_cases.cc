@@ -7,13 +7,16 @@ namespace {
 
 constexpr char kUnknownSpec[] =
     "version(5): \"If the server does not understand the client's version string, it should respond "
-    "with an Rversion message (not Rerror) with the version string the 7 characters unknown.\"";
+    "with an Rversion message (not Rerror) with the version string the 7 characters unknown.\""
+    "; spec/xqid.md §4.2 rule 1: a version string outside the grammar MUST be answered Rversion "
+    "\"unknown\"; spec/9p2000.L.md §7";
 constexpr char kMsizeSpec[] =
     "version(5): \"The server responds with its own maximum, msize, which must be less than or equal "
-    "to the client's value.\"";
+    "to the client's value.\"; spec/9p2000.L.md §4; spec/xqid.md §4.2 rule 3";
 constexpr char kResetSpec[] =
     "version(5): \"A successful version request initializes the connection. All outstanding I/O on the "
-    "connection is aborted; all active fids are freed ('clunked') automatically.\"";
+    "connection is aborted; all active fids are freed ('clunked') automatically.\"; spec/9p2000.L.md §3 "
+    "(session reset); spec/xqid.md §4.2 rule 4";
 
 // Offers `version` and expects Rversion "unknown".
 void ExpectUnknown(CaseContext& c, std::string_view version) {
@@ -25,13 +28,14 @@ void ExpectUnknown(CaseContext& c, std::string_view version) {
                std::string(r.msg.version) + "\"");
 }
 
-// A zero or tiny msize must not produce a session: Rlerror, Rversion "unknown" or a close.
+// spec/xqid.md §12: a server SHOULD refuse an msize below 4096 with Rlerror (and stay usable, which
+// Recommended.Negotiation.UsableAfterRefusedMsize checks). A version string it understands is not
+// "unknown", and closing the connection does not leave it usable.
 bool RefusesMsize(CaseContext& c, Probe& p, uint32_t msize) {
   auto r = p.Version(msize, kVersion9P2000L);
-  if (r.is_error() || r.status == ReplyStatus::kClosed) return true;
-  if (r.ok() && r.msg.version == kVersionUnknown) return true;
-  c.Fail("Tversion msize=" + std::to_string(msize) + ": expected Rlerror or Rversion \"unknown\", got " +
-         r.Describe() + (r.ok() ? " msize=" + std::to_string(r.msg.msize) : std::string()));
+  if (r.is_error()) return true;
+  c.Fail("Tversion msize=" + std::to_string(msize) + ": expected Rlerror, got " + r.Describe() +
+         (r.ok() ? " \"" + std::string(r.msg.version) + "\" msize=" + std::to_string(r.msg.msize) : std::string()));
   return false;
 }
 
@@ -41,7 +45,7 @@ void RegisterNegotiationCases(Catalogue& catalogue) {
   catalogue.Add({
       .name = "Required.Negotiation.Plain9P2000LAccepted",
       .level = Level::kRequired,
-      .spec = "9P2000.L (diod protocol.md): the version string is \"9P2000.L\"; version(5): the server "
+      .spec = "spec/9p2000.L.md §8.1; 9P2000.L (diod protocol.md): the version string is \"9P2000.L\"; version(5): the server "
               "answers with the version it will speak",
       .needs = {},
       .run = [](CaseContext& c) {
@@ -69,7 +73,7 @@ void RegisterNegotiationCases(Catalogue& catalogue) {
   catalogue.Add({
       .name = "Recommended.Negotiation.UnknownFeatureDropped",
       .level = Level::kRecommended,
-      .spec = "spec/xqid.md §Negotiation: a server answers an offer it understands with the subset of the "
+      .spec = "spec/xqid.md §4.2: a server answers an offer it understands with the subset of the "
               "offered features it accepts (possibly none: plain \"9P2000.L\"); version(5) allows "
               "stripping a period-separated suffix",
       .needs = {},
@@ -85,15 +89,15 @@ void RegisterNegotiationCases(Catalogue& catalogue) {
   catalogue.Add({
       .name = "Required.Negotiation.XqidOfferAnsweredWithRversion",
       .level = Level::kRequired,
-      .spec = std::string(kUnknownSpec) + "; spec/xqid.md §Negotiation: a server that does not speak xqid "
+      .spec = std::string(kUnknownSpec) + "; spec/xqid.md §4.2: a server that does not speak xqid "
               "answers \"9P2000.L\"",
       .needs = {},
       .run = [](CaseContext& c) {
         Probe& p = c.Connect();
-        auto r = p.Version(c.env().session.msize, kVersionXqid);
+        auto r = p.Version(c.env().session.msize, XqidVersion());
         if (!p.Must(r, "Tversion \"9P2000.L.xqid\"")) return;
         const std::string_view v = r.msg.version;
-        c.Expect(v == kVersionXqid || v == kVersion9P2000L || v == kVersionUnknown,
+        c.Expect(v == XqidVersion() || v == kVersion9P2000L || v == kVersionUnknown,
                  "Tversion \"9P2000.L.xqid\" answered \"" + std::string(v) +
                      "\"; expected \"9P2000.L.xqid\", \"9P2000.L\" or \"unknown\"");
       },
@@ -106,7 +110,7 @@ void RegisterNegotiationCases(Catalogue& catalogue) {
       .needs = {},
       .run = [](CaseContext& c) {
         Probe& p = c.Connect();
-        auto offer = p.Version(c.env().session.msize, kVersionXqid);
+        auto offer = p.Version(c.env().session.msize, XqidVersion());
         if (offer.status == ReplyStatus::kClosed || offer.status == ReplyStatus::kTimeout) {
           c.Fail("Tversion \"9P2000.L.xqid\": " + offer.Describe());
           return;
@@ -145,12 +149,23 @@ void RegisterNegotiationCases(Catalogue& catalogue) {
   catalogue.Add({
       .name = "Recommended.Negotiation.ZeroMsizeRefused",
       .level = Level::kRecommended,
-      .spec = std::string(kMsizeSpec) + "; an msize too small for any reply cannot make a session "
-              "(Linux and QEMU refuse msize < 4096)",
+      .spec = std::string(kMsizeSpec) + "; spec/xqid.md §4.2 rule 2 and §12: a server SHOULD refuse an msize "
+              "below 4096 with Rlerror (msize 0 cannot carry any reply)",
       .needs = {},
       .run = [](CaseContext& c) {
         Probe& p = c.Connect();
         RefusesMsize(c, p, 0);
+      },
+  });
+  catalogue.Add({
+      .name = "Recommended.Negotiation.MsizeBelowMinimumRefused",
+      .level = Level::kRecommended,
+      .spec = std::string(kMsizeSpec) + "; spec/xqid.md §4.2 rule 2 and §12: a server SHOULD refuse an msize "
+              "below 4096 with Rlerror (Linux's P9_MIN_MSIZE and QEMU refuse them too; 4095 is the largest)",
+      .needs = {},
+      .run = [](CaseContext& c) {
+        Probe& p = c.Connect();
+        RefusesMsize(c, p, kMinMsize - 1);
       },
   });
   catalogue.Add({
@@ -225,7 +240,7 @@ void RegisterNegotiationCases(Catalogue& catalogue) {
       .name = "Required.Negotiation.ReplyTagIsNotag",
       .level = Level::kRequired,
       .spec = "version(5): \"The tag should be NOTAG (value (ushort)~0) for a version message.\"; the Rversion "
-              "echoes it",
+              "echoes it (spec/9p2000.L.md §7)",
       .needs = {},
       .run = [](CaseContext& c) {
         Probe& p = c.Connect();
@@ -238,12 +253,12 @@ void RegisterNegotiationCases(Catalogue& catalogue) {
   catalogue.Add({
       .name = "Xqid.Negotiation.AttachQidIsExtended",
       .level = Level::kXqid,
-      .spec = "spec/xqid.md §Qid layout: in a 9P2000.L.xqid session every qid is 21 bytes: type[1] "
+      .spec = "spec/xqid.md §5: in a 9P2000.L.xqid session every qid is 21 bytes: type[1] "
               "version[4] path[8] path_hi[8]",
       .needs = {},
       .run = [](CaseContext& c) {
         Probe& p = c.Connect();
-        if (!p.Must(p.Version(c.env().session.msize, kVersionXqid), "Tversion \"9P2000.L.xqid\"")) return;
+        if (!p.Must(p.Version(c.env().session.msize, XqidVersion()), "Tversion \"9P2000.L.xqid\"")) return;
         auto a = p.Attach(p.NextFid(), c.env().session);
         if (!p.Must(a, "Tattach")) return;
         c.Expect(a.frame.size() == kHeaderSize + 21,
@@ -253,7 +268,7 @@ void RegisterNegotiationCases(Catalogue& catalogue) {
   catalogue.Add({
       .name = "Xqid.Negotiation.PlainOfferKeepsLegacyQids",
       .level = Level::kXqid,
-      .spec = "spec/xqid.md §Negotiation: a server never answers with a feature the client did not offer; "
+      .spec = "spec/xqid.md §4.2: a server never answers with a feature the client did not offer; "
               "a \"9P2000.L\" session keeps 13-byte qids",
       .needs = {},
       .run = [](CaseContext& c) {
@@ -273,13 +288,13 @@ void RegisterNegotiationCases(Catalogue& catalogue) {
   catalogue.Add({
       .name = "Xqid.Negotiation.XqidOfferAccepted",
       .level = Level::kXqid,
-      .spec = "spec/xqid.md §Negotiation: a server that speaks xqid answers \"9P2000.L.xqid\" to that offer",
+      .spec = "spec/xqid.md §4.2: a server that speaks xqid answers \"9P2000.L.xqid\" to that offer",
       .needs = {},
       .run = [](CaseContext& c) {
         Probe& p = c.Connect();
-        auto v = p.Version(c.env().session.msize, kVersionXqid);
+        auto v = p.Version(c.env().session.msize, XqidVersion());
         if (!p.Must(v, "Tversion \"9P2000.L.xqid\"")) return;
-        c.Expect(v.msg.version == kVersionXqid, "Tversion \"9P2000.L.xqid\" answered \"" +
+        c.Expect(v.msg.version == XqidVersion(), "Tversion \"9P2000.L.xqid\" answered \"" +
                                                     std::string(v.msg.version) + "\"");
       },
   });

@@ -3,6 +3,7 @@
 // qid.version; and the xqid dialect's 128-bit paths and wire layout.
 #include <sys/stat.h>
 
+#include <algorithm>
 #include <map>
 #include <filesystem>
 #include <set>
@@ -48,16 +49,26 @@ std::map<std::string, Qid> WalkFixture(Probe& p) {
   return qids;
 }
 
-// Fails the case if two different paths of `qids` share a qid path (all of them are different files).
+// Fails the case if different paths of `qids` (all of them different files) share a qid path,
+// naming every group of paths that share one: "p1 = p2, p1/file = p2/file (qid paths 0x2, 0x11)".
 void ExpectAllDistinct(CaseContext& c, const std::map<std::string, Qid>& qids) {
-  std::map<std::pair<uint64_t, uint64_t>, std::string> owner;
-  for (const auto& [path, q] : qids) {
-    auto [it, inserted] = owner.emplace(std::make_pair(q.path_hi, q.path), path);
-    if (!inserted) {
-      c.Fail(it->second + " and " + path + " share qid path " + QidText(q));
-      return;
-    }
+  std::map<std::pair<uint64_t, uint64_t>, std::vector<std::string>> by_path;
+  for (const auto& [path, q] : qids) by_path[{q.path_hi, q.path}].push_back(path);
+  std::vector<std::pair<std::string, std::string>> groups;  // "p1 = p2", qid text
+  for (const auto& [key, paths] : by_path) {
+    if (paths.size() < 2) continue;
+    std::string group;
+    for (const std::string& path : paths) group += (group.empty() ? "" : " = ") + path;
+    groups.emplace_back(group, QidText(qids.at(paths.front())));
   }
+  if (groups.empty()) return;
+  std::sort(groups.begin(), groups.end());
+  std::string names, values;
+  for (const auto& [group, qid] : groups) {
+    names += (names.empty() ? "" : ", ") + group;
+    values += (values.empty() ? "" : ", ") + qid;
+  }
+  c.Fail("different files share a qid path: " + names + " (" + values + ")");
 }
 
 // One directory entry or file as the server shows it, with the local ground truth.
@@ -167,21 +178,41 @@ void RegisterQidCases(Catalogue& catalogue) {
         Probe& p = c.Session();
         const std::vector<Seen> seen = SurveyTree(c, p, 400);
         if (c.stopped()) return;
+        // Every route must give a file one qid, and different files different qids. All of
+        // each kind are counted, so the message shows the extent of a collision (peers.md §3).
         std::map<std::pair<dev_t, ino_t>, const Seen*> by_file;
-        std::map<std::pair<uint64_t, uint64_t>, const Seen*> by_qid;
+        std::map<std::pair<uint64_t, uint64_t>, std::pair<Qid, std::map<std::pair<dev_t, ino_t>, std::string>>> by_qid;
+        std::string first_split;
         for (const Seen& s : seen) {
           auto [f, new_file] = by_file.emplace(std::make_pair(s.dev, s.ino), &s);
-          if (!new_file && !SamePath(f->second->qid, s.qid)) {
-            c.Fail("one file, two qids: " + f->second->path + " (" + f->second->route + ") " + QidText(f->second->qid) +
-                   " vs " + s.path + " (" + s.route + ") " + QidText(s.qid));
-            return;
+          if (!new_file && !SamePath(f->second->qid, s.qid) && first_split.empty()) {
+            first_split = "one file, two qids: " + f->second->path + " (" + f->second->route + ") " +
+                          QidText(f->second->qid) + " vs " + s.path + " (" + s.route + ") " + QidText(s.qid);
           }
-          auto [q, new_qid] = by_qid.emplace(std::make_pair(s.qid.path_hi, s.qid.path), &s);
-          if (!new_qid && (q->second->dev != s.dev || q->second->ino != s.ino)) {
-            c.Fail("two files, one qid path " + QidText(s.qid) + ": " + q->second->path + " (" + q->second->route +
-                   ") and " + s.path + " (" + s.route + ")");
-            return;
+          auto& entry = by_qid[{s.qid.path_hi, s.qid.path}];
+          entry.first = s.qid;
+          entry.second.emplace(std::make_pair(s.dev, s.ino), s.path);
+        }
+        size_t shared = 0, files = 0;
+        std::string example;
+        for (const auto& [key, entry] : by_qid) {
+          const auto& [qid, owners] = entry;
+          if (owners.size() < 2) continue;
+          ++shared;
+          files += owners.size();
+          if (example.empty()) {
+            for (const auto& [file, path] : owners) example += (example.empty() ? "" : " and ") + path;
+            example += " share " + QidText(qid);
           }
+        }
+        if (!first_split.empty()) {
+          c.Fail(first_split);
+          return;
+        }
+        if (shared > 0) {
+          c.Fail(std::to_string(shared) + " qid paths are each shared by different files (" + std::to_string(files) +
+                 " of " + std::to_string(by_file.size()) + " files), e.g. " + example);
+          return;
         }
         c.Note("surveyed " + std::to_string(by_file.size()) + " files");
       },

@@ -9,7 +9,7 @@ namespace p9x::conformance {
 namespace {
 
 constexpr char kReaddirSpec[] =
-    "9P2000.L readdir (diod protocol.md): \"readdir requests that the server return directory entries "
+    "spec/9p2000.L.md §8.16; 9P2000.L readdir (diod protocol.md): \"readdir requests that the server return directory entries "
     "from the directory represented by fid, previously opened with lopen. offset is zero on the first "
     "call. Directory entries are represented as variable-length records: qid[13] offset[8] type[1] "
     "name[s]. At most count bytes will be returned in data. If count is not zero in the result, more "
@@ -209,7 +209,7 @@ void RegisterReaddirCases(Catalogue& catalogue) {
   catalogue.Add({
       .name = "Required.Readdir.EntryTypesMatchQids",
       .level = Level::kRequired,
-      .spec = "9P2000.L readdir: type is the d_type of the entry; qid(5): QTDIR marks directories. An "
+      .spec = "spec/9p2000.L.md §8.16; 9P2000.L readdir: type is the d_type of the entry; qid(5): QTDIR marks directories. An "
               "entry's d_type and its qid.type agree (QEMU sends qid type 0 for every entry)",
       .needs = {Capability::kWritable},
       .run = [](CaseContext& c) {

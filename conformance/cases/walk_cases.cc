@@ -152,7 +152,7 @@ void RegisterWalkCases(Catalogue& catalogue) {
   catalogue.Add({
       .name = "Recommended.Walk.MissingNameIsEnoent",
       .level = Level::kRecommended,
-      .spec = "9P2000.L errors are Linux errno values: a missing name is ENOENT",
+      .spec = "spec/9p2000.L.md §5: 9P2000.L errors are Linux errno values: a missing name is ENOENT",
       .needs = {},
       .run = [](CaseContext& c) {
         Probe& p = c.Session();

@@ -6,12 +6,12 @@ namespace p9x::conformance {
 namespace {
 
 constexpr char kXattrSpec[] =
-    "9P2000.L xattrcreate/xattrwalk (diod protocol.md): \"xattrcreate gets a fid pointing to the xattr "
+    "spec/9p2000.L.md §8.15; 9P2000.L xattrcreate/xattrwalk (diod protocol.md): \"xattrcreate gets a fid pointing to the xattr "
     "name. This fid can later be used to set the xattr value.\" and \"xattrwalk gets a newfid pointing to "
     "xattr name. This fid can later be used to read the xattr value. If name is NULL newfid can be used "
     "to get the list of extended attributes associated with the file system object.\"";
 constexpr char kLockSpec[] =
-    "9P2000.L lock/getlock (diod protocol.md): \"lock is used to acquire or release a POSIX record lock "
+    "spec/9p2000.L.md §8.23; 9P2000.L lock/getlock (diod protocol.md): \"lock is used to acquire or release a POSIX record lock "
     "on fid and has semantics similar to Linux fcntl(F_SETLK)\"; \"getlock tests for the existence of a "
     "POSIX record lock and has semantics similar to Linux fcntl(F_GETLK)\"";
 

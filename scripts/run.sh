@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
-# The main job: installs what is missing, builds, and runs p9x's headline demonstration.
+# The main job: installs what is missing, builds, starts p9xd on a built-in default export (the
+# multi-filesystem fixture when run as root, else a temporary directory) and runs the whole
+# p9x-conform catalogue against it in both dialects, ending with the summary tables.
+# (scripts/main-job.sh does the work; this is the README's one command.)
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
-"$root/scripts/setup.sh" --build-only
-"$root/scripts/build.sh"
-build=${P9X_BUILD_DIR:-$root/build}
-exec "$build/tools/codec_demo"
+exec "$root/scripts/main-job.sh" "$@"

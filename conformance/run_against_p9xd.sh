@@ -1,9 +1,12 @@
 #!/usr/bin/env bash
 # run_against_p9xd.sh P9X_CONFORM P9XD DIALECT EXPECTED_LIST
 #
-# CTest driver (label conformance): starts p9xd on a fresh temporary export, listening on a unix
-# socket, and runs the whole p9x-conform catalogue against it in DIALECT (legacy or xqid) with
+# CTest driver (label conformance): starts p9xd on a fresh export, listening on a unix socket,
+# and runs the whole p9x-conform catalogue against it in DIALECT (legacy or xqid) with
 # --local-root (ground truth) and the expected-failure list (empty for p9xd). Prints the summary.
+# As root the export is the seed's multi-filesystem fixture (tests/fixture/make-fixture.sh: two
+# byte-identical ext4 images and a tmpfs), so the identity cases run; otherwise a plain
+# temporary directory, and those cases are skipped with the reason.
 # Exit 77 (CTest: skipped) only when the p9xd binary does not exist.
 set -u
 conform=$1 p9xd=$2 dialect=$3 expected=$4
@@ -14,12 +17,23 @@ fi
 work=$(mktemp -d /tmp/p9x-conform-p9xd.XXXXXX)
 export_dir=$work/export
 mkdir -p "$export_dir"
+fixture=$(cd "$(dirname "$0")/../tests/fixture" && pwd)
+use_fixture=0
+if [[ $(id -u) -eq 0 && -x "$fixture/make-fixture.sh" ]]; then
+  if P9X_FIXTURE_BIG=0 "$fixture/make-fixture.sh" "$export_dir" >"$work/fixture.log" 2>&1; then
+    use_fixture=1
+  else
+    echo "run_against_p9xd.sh: the fixture could not be built (running on a plain directory):"
+    cat "$work/fixture.log"
+  fi
+fi
 sock=$work/p9xd.sock
 "$p9xd" --listen "unix:$sock" --export "$export_dir" >"$work/p9xd.log" 2>&1 &
 pid=$!
 cleanup() {
   kill "$pid" 2>/dev/null
   wait "$pid" 2>/dev/null
+  if [[ $use_fixture -eq 1 ]]; then "$fixture/teardown-fixture.sh" "$export_dir" >/dev/null 2>&1; fi
   rm -rf "$work"
 }
 trap cleanup EXIT

@@ -15,8 +15,8 @@ Probe& CaseContext::Connect() {
   std::string error;
   Transport t;
   if (!log_.stopped()) {
-    t = Transport::Connect(env_.target, &error);
-    if (!t.connected()) log_.Fail(error);
+    t = conformance::Connect(env_.target, &error);
+    if (!Connected(t)) log_.Fail(error);
   }
   const int id = static_cast<int>(probes_.size()) + 1;
   probes_.push_back(std::make_unique<Probe>(log_, id, std::move(t), env_.timeout));

@@ -61,7 +61,7 @@ std::string ReplyBase::Describe() const {
 
 Probe::Probe(CaseLog& log, int id, Transport transport, std::chrono::milliseconds timeout)
     : log_(log), id_(id), transport_(std::move(transport)), timeout_(timeout) {
-  closed_ = !transport_.connected();
+  closed_ = !Connected(transport_);
 }
 
 uint16_t Probe::NextTag() {
@@ -442,7 +442,7 @@ void Probe::Clunk(uint32_t fid) {
 }
 
 void Probe::ShutdownWrite() {
-  if (transport_.connected()) {
+  if (Connected(transport_)) {
     shutdown(transport_.fd(), SHUT_WR);
     log_.Note(id_, "end of stream sent (shutdown SHUT_WR)");
   }

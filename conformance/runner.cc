@@ -95,7 +95,7 @@ struct RunnerConnection {
   std::string error;
 
   RunnerConnection(const std::string& target, std::chrono::milliseconds timeout) {
-    Transport t = Transport::Connect(target, &error);
+    Transport t = Connect(target, &error);
     probe = std::make_unique<Probe>(log, 0, std::move(t), timeout);
   }
 };

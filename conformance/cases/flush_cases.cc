@@ -45,7 +45,7 @@ uint32_t BlockingFifo(CaseContext& c, Probe& p) {
 void UnblockFifo(CaseContext& c) {
   CaseLog side;
   std::string error;
-  Probe q(side, 99, Transport::Connect(c.env().target, &error), c.env().timeout);
+  Probe q(side, 99, Connect(c.env().target, &error), c.env().timeout);
   if (!q.Start(c.env().session)) return;
   const uint32_t fifo = q.Walk(c.Scratch(q), {"fifo"});
   if (!q.Call(Tlopen{fifo, kOpenRdwr | kOpenNonblock}).ok()) return;

@@ -24,7 +24,7 @@ void ExpectServerStillServes(CaseContext& c, std::string_view what) {
   if (c.stopped()) return;
   const std::string failure = std::string(what) + ": afterwards the server does not answer a new connection (it crashed?)";
   std::string error;
-  if (!Transport::Connect(c.env().target, &error).connected()) {
+  if (!Connected(Connect(c.env().target, &error))) {
     c.Fail(failure);
     return;
   }

@@ -78,6 +78,9 @@ class UniqueFd {
 // The current errno as a wire error.
 UnexpectedValue<Errno> Fail() { return Unexpected(ToWireErrno(errno)); }
 
+// The descriptor of a node of this backend (the engine hands back only nodes HostFs made).
+int Fd(const Node& node) { return static_cast<const HostNode&>(node).fd(); }
+
 // "/proc/self/fd/N": the magic link names the inode the descriptor holds, not a path.
 std::string ProcPath(int fd) { return "/proc/self/fd/" + std::to_string(fd); }
 
@@ -109,7 +112,7 @@ int OpenBeneath(int dir_fd, const std::string& name) {
 // (ESTALE) on the host since the server walked to it.
 Result<void> StillNamed(const Node& node, const Node& parent, const std::string& name) {
   struct stat now;
-  if (fstatat(parent.fd(), name.c_str(), &now, AT_SYMLINK_NOFOLLOW) != 0) return Fail();
+  if (fstatat(Fd(parent), name.c_str(), &now, AT_SYMLINK_NOFOLLOW) != 0) return Fail();
   if (now.st_dev != node.initial_stat().st_dev || now.st_ino != node.initial_stat().st_ino) {
     return Unexpected(Errno::kESTALE);
   }
@@ -134,12 +137,12 @@ struct stat ApplyGid(int fd, const struct stat& st, uint32_t gid) {
 
 // The node for dir/name (one validated component), given group `gid` unless kKeepGid.
 Result<NodeRef> NewNode(const NodeRef& dir, std::string name, uint32_t gid) {
-  UniqueFd fd(OpenBeneath(dir->fd(), name));
+  UniqueFd fd(OpenBeneath(Fd(*dir), name));
   if (fd.get() < 0) return Fail();
   auto st = StatFd(fd.get());
   if (!st) return Unexpected(st.error());
   const struct stat final_st = ApplyGid(fd.get(), *st, gid);
-  return std::make_shared<Node>(fd.release(), dir, std::move(name), final_st);
+  return std::make_shared<HostNode>(fd.release(), dir, std::move(name), final_st);
 }
 
 }  // namespace
@@ -159,29 +162,62 @@ Errno ToWireErrno(int host_errno) {
   return Errno::kEIO;
 }
 
-Node::Node(int fd, std::shared_ptr<Node> parent, std::string name, const struct stat& st)
-    : fd_(fd), st_(st), parent_(std::move(parent)), name_(std::move(name)) {}
+HostNode::~HostNode() { close(fd_); }
 
-Node::~Node() { close(fd_); }
-
-std::shared_ptr<Node> Node::parent() const {
-  std::lock_guard lock(mu_);
-  return parent_;
-}
-
-std::string Node::name() const {
-  std::lock_guard lock(mu_);
-  return name_;
-}
-
-void Node::Moved(std::shared_ptr<Node> parent, std::string name) {
-  std::lock_guard lock(mu_);
-  parent_ = std::move(parent);
-  name_ = std::move(name);
-}
-
-OpenFile::~OpenFile() {
+HostOpenFile::~HostOpenFile() {
   if (fd >= 0) close(fd);
+}
+
+Result<size_t> HostOpenFile::Read(std::span<uint8_t> into, uint64_t offset) {
+  ssize_t n;
+  do {
+    n = pread(fd, into.data(), into.size(), static_cast<off_t>(offset));
+  } while (n < 0 && errno == EINTR);
+  if (n < 0) return Fail();
+  return static_cast<size_t>(n);
+}
+
+Result<size_t> HostOpenFile::Write(std::span<const uint8_t> data, uint64_t offset) {
+  ssize_t n;
+  do {
+    n = pwrite(fd, data.data(), data.size(), static_cast<off_t>(offset));
+  } while (n < 0 && errno == EINTR);
+  if (n < 0) return Fail();
+  return static_cast<size_t>(n);
+}
+
+Result<void> HostOpenFile::Sync(bool datasync) {
+  if ((datasync ? fdatasync(fd) : fsync(fd)) != 0) return Fail();
+  return {};
+}
+
+namespace {
+short HostLockType(uint8_t type) {
+  return static_cast<short>(type == kLockTypeRdlck ? F_RDLCK : type == kLockTypeWrlck ? F_WRLCK : F_UNLCK);
+}
+}  // namespace
+
+Result<bool> HostOpenFile::SetLock(const ByteRangeLock& lock) {
+  struct flock fl {};
+  fl.l_type = HostLockType(lock.type);
+  fl.l_whence = SEEK_SET;
+  fl.l_start = static_cast<off_t>(lock.start);
+  fl.l_len = static_cast<off_t>(lock.length);
+  if (fcntl(fd, F_OFD_SETLK, &fl) == 0) return true;
+  if (errno == EAGAIN || errno == EACCES) return false;
+  return Fail();
+}
+
+Result<ByteRangeLock> HostOpenFile::TestLock(const ByteRangeLock& lock) {
+  struct flock fl {};
+  fl.l_type = HostLockType(lock.type);
+  fl.l_whence = SEEK_SET;
+  fl.l_start = static_cast<off_t>(lock.start);
+  fl.l_len = static_cast<off_t>(lock.length);
+  if (fcntl(fd, F_OFD_GETLK, &fl) != 0) return Fail();
+  if (fl.l_type == F_UNLCK) return ByteRangeLock{kLockTypeUnlck, lock.start, lock.length, lock.proc_id};
+  return ByteRangeLock{fl.l_type == F_RDLCK ? kLockTypeRdlck : kLockTypeWrlck, static_cast<uint64_t>(fl.l_start),
+                       static_cast<uint64_t>(fl.l_len), static_cast<uint32_t>(fl.l_pid)};
 }
 
 Result<std::unique_ptr<HostFs>> HostFs::Open(const std::string& root_path) {
@@ -189,16 +225,7 @@ Result<std::unique_ptr<HostFs>> HostFs::Open(const std::string& root_path) {
   if (fd.get() < 0) return Fail();
   auto st = StatFd(fd.get());
   if (!st) return Unexpected(st.error());
-  return std::unique_ptr<HostFs>(new HostFs(std::make_shared<Node>(fd.release(), nullptr, "", *st)));
-}
-
-Result<void> HostFs::ValidName(std::string_view name) {
-  if (name.empty() || name == "." || name == ".." || name.find('/') != std::string_view::npos ||
-      name.find('\0') != std::string_view::npos) {
-    return Unexpected(Errno::kEINVAL);
-  }
-  if (name.size() > NAME_MAX) return Unexpected(Errno::kENAMETOOLONG);
-  return {};
+  return std::unique_ptr<HostFs>(new HostFs(std::make_shared<HostNode>(fd.release(), nullptr, "", *st)));
 }
 
 Result<NodeRef> HostFs::Child(const NodeRef& dir, std::string_view name) {
@@ -207,22 +234,17 @@ Result<NodeRef> HostFs::Child(const NodeRef& dir, std::string_view name) {
 
 Result<NodeRef> HostFs::Walk(const NodeRef& dir, std::string_view name) {
   if (!dir->is_dir()) return Unexpected(Errno::kENOTDIR);
-  if (name == "..") {
-    // walk(5): "A walk of the name .. in the root directory of a server is a no-op." Elsewhere
-    // ".." is the node this one was reached from (after a host-side rename still the parent
-    // the server walked down from), which lies under the root by construction.
-    if (dir->is_root()) return dir;
-    return dir->parent();
-  }
+  // After a host-side rename, ".." is still the parent the server walked down from.
+  if (name == "..") return WalkDotDot(dir);
   if (auto ok = ValidName(name); !ok) return Unexpected(ok.error());
   return Child(dir, name);
 }
 
-Result<struct stat> HostFs::Stat(const NodeRef& node) { return StatFd(node->fd()); }
+Result<struct stat> HostFs::Stat(const NodeRef& node) { return StatFd(Fd(*node)); }
 
 Result<StatfsResult> HostFs::Statfs(const NodeRef& node) {
   struct statfs s;
-  if (fstatfs(node->fd(), &s) != 0) return Fail();
+  if (fstatfs(Fd(*node), &s) != 0) return Fail();
   StatfsResult r;
   r.type = static_cast<uint32_t>(s.f_type);
   r.bsize = static_cast<uint32_t>(s.f_bsize);
@@ -242,14 +264,11 @@ Result<std::unique_ptr<OpenFile>> HostFs::OpenNode(const NodeRef& node, uint32_t
   if (node->is_symlink()) return Unexpected(Errno::kELOOP);
   // nodev: a device node (possibly made by a client with Tmknod) would reach host devices.
   if (S_ISCHR(node->type()) || S_ISBLK(node->type())) return Unexpected(Errno::kEACCES);
-  const std::string proc = ProcPath(node->fd());
+  const std::string proc = ProcPath(Fd(*node));
   UniqueFd fd(S_ISFIFO(node->type()) ? OpenNonBlocking(AT_FDCWD, proc.c_str(), HostOpenFlags(flags), 0)
                                       : open(proc.c_str(), HostOpenFlags(flags)));
   if (fd.get() < 0) return Fail();
-  auto file = std::make_unique<OpenFile>();
-  file->fd = fd.release();
-  file->flags = flags;
-  return file;
+  return std::unique_ptr<OpenFile>(std::make_unique<HostOpenFile>(fd.release(), flags));
 }
 
 Result<std::pair<NodeRef, std::unique_ptr<OpenFile>>> HostFs::Create(const NodeRef& dir, std::string_view name,
@@ -262,7 +281,7 @@ Result<std::pair<NodeRef, std::unique_ptr<OpenFile>>> HostFs::Create(const NodeR
   const int host = HostOpenFlags(flags & ~kOpenDirectory) | O_CREAT | O_EXCL | O_NOFOLLOW;
   int made = -1;
   for (int attempt = 0;; ++attempt) {
-    made = openat(dir->fd(), n.c_str(), host, static_cast<mode_t>(mode & 07777));
+    made = openat(Fd(*dir), n.c_str(), host, static_cast<mode_t>(mode & 07777));
     if (made >= 0) break;
     if (errno != EEXIST || (flags & kOpenExcl) != 0 || attempt == 3) return Fail();
     // Without the client's O_EXCL an existing file is opened, as open(2) would, but through its
@@ -288,18 +307,16 @@ Result<std::pair<NodeRef, std::unique_ptr<OpenFile>>> HostFs::Create(const NodeR
   auto st = StatFd(path.get());
   if (!st) return Unexpected(st.error());
   const struct stat final_st = ApplyGid(path.get(), *st, gid);
-  auto node = std::make_shared<Node>(path.release(), dir, n, final_st);
-  auto file = std::make_unique<OpenFile>();
-  file->fd = data.release();
-  file->flags = flags;
-  return std::make_pair(std::move(node), std::move(file));
+  auto node = std::make_shared<HostNode>(path.release(), dir, n, final_st);
+  std::unique_ptr<OpenFile> file = std::make_unique<HostOpenFile>(data.release(), flags);
+  return std::make_pair(NodeRef(std::move(node)), std::move(file));
 }
 
 Result<NodeRef> HostFs::Mkdir(const NodeRef& dir, std::string_view name, uint32_t mode, uint32_t gid) {
   if (!dir->is_dir()) return Unexpected(Errno::kENOTDIR);
   if (auto ok = ValidName(name); !ok) return Unexpected(ok.error());
   std::string n(name);
-  if (mkdirat(dir->fd(), n.c_str(), static_cast<mode_t>(mode & 07777)) != 0) return Fail();
+  if (mkdirat(Fd(*dir), n.c_str(), static_cast<mode_t>(mode & 07777)) != 0) return Fail();
   return NewNode(dir, std::move(n), gid);
 }
 
@@ -310,7 +327,7 @@ Result<NodeRef> HostFs::Symlink(const NodeRef& dir, std::string_view name, std::
   if (target.empty() || target.find('\0') != std::string_view::npos) return Unexpected(Errno::kEINVAL);
   std::string n(name);
   const std::string t(target);
-  if (symlinkat(t.c_str(), dir->fd(), n.c_str()) != 0) return Fail();
+  if (symlinkat(t.c_str(), Fd(*dir), n.c_str()) != 0) return Fail();
   return NewNode(dir, std::move(n), gid);
 }
 
@@ -320,7 +337,7 @@ Result<NodeRef> HostFs::Mknod(const NodeRef& dir, std::string_view name, uint32_
   if (auto ok = ValidName(name); !ok) return Unexpected(ok.error());
   std::string n(name);
   // mode carries the file type (S_IFIFO, S_IFSOCK, S_IFCHR, ...); the kernel refuses the rest.
-  if (mknodat(dir->fd(), n.c_str(), static_cast<mode_t>(mode & (S_IFMT | 07777)), makedev(major, minor)) != 0) {
+  if (mknodat(Fd(*dir), n.c_str(), static_cast<mode_t>(mode & (S_IFMT | 07777)), makedev(major, minor)) != 0) {
     return Fail();
   }
   return NewNode(dir, std::move(n), gid);
@@ -332,10 +349,10 @@ Result<void> HostFs::Link(const NodeRef& dir, const NodeRef& target, std::string
   // link(2): "EPERM oldpath is a directory."
   if (target->is_dir()) return Unexpected(Errno::kEPERM);
   const std::string n(name);
-  if (linkat(target->fd(), "", dir->fd(), n.c_str(), AT_EMPTY_PATH) == 0) return {};
+  if (linkat(Fd(*target), "", Fd(*dir), n.c_str(), AT_EMPTY_PATH) == 0) return {};
   if (errno != EPERM && errno != ENOENT) return Fail();
   // AT_EMPTY_PATH needs CAP_DAC_READ_SEARCH; without it, link the inode the magic link names.
-  if (linkat(AT_FDCWD, ProcPath(target->fd()).c_str(), dir->fd(), n.c_str(), AT_SYMLINK_FOLLOW) != 0) {
+  if (linkat(AT_FDCWD, ProcPath(Fd(*target)).c_str(), Fd(*dir), n.c_str(), AT_SYMLINK_FOLLOW) != 0) {
     return Fail();
   }
   return {};
@@ -346,7 +363,7 @@ Result<std::string> HostFs::Readlink(const NodeRef& node) {
   if (!node->is_symlink()) return Unexpected(Errno::kEINVAL);
   std::string buf(256, '\0');
   for (;;) {
-    const ssize_t n = readlinkat(node->fd(), "", buf.data(), buf.size());
+    const ssize_t n = readlinkat(Fd(*node), "", buf.data(), buf.size());
     if (n < 0) return Fail();
     if (static_cast<size_t>(n) < buf.size()) {  // not truncated
       buf.resize(static_cast<size_t>(n));
@@ -366,7 +383,7 @@ Result<void> HostFs::Rename(const NodeRef& node, const NodeRef& new_dir, std::st
   // The old name must still be this file, else another file would be moved in its place.
   if (auto same = StillNamed(*node, *parent, old_name); !same) return same;
   std::string n(new_name);
-  if (renameat(parent->fd(), old_name.c_str(), new_dir->fd(), n.c_str()) != 0) return Fail();
+  if (renameat(Fd(*parent), old_name.c_str(), Fd(*new_dir), n.c_str()) != 0) return Fail();
   node->Moved(new_dir, std::move(n));
   return {};
 }
@@ -377,7 +394,7 @@ Result<void> HostFs::Renameat(const NodeRef& old_dir, std::string_view old_name,
   if (auto ok = ValidName(old_name); !ok) return Unexpected(ok.error());
   if (auto ok = ValidName(new_name); !ok) return Unexpected(ok.error());
   const std::string o(old_name), n(new_name);
-  if (renameat(old_dir->fd(), o.c_str(), new_dir->fd(), n.c_str()) != 0) return Fail();
+  if (renameat(Fd(*old_dir), o.c_str(), Fd(*new_dir), n.c_str()) != 0) return Fail();
   return {};
 }
 
@@ -387,7 +404,7 @@ Result<void> HostFs::Unlinkat(const NodeRef& dir, std::string_view name, uint32_
   // unlinkat(2): flags is 0 or AT_REMOVEDIR; "EINVAL An invalid flag value was specified".
   if (flags != 0 && flags != kAtRemovedir) return Unexpected(Errno::kEINVAL);
   const std::string n(name);
-  if (unlinkat(dir->fd(), n.c_str(), flags == kAtRemovedir ? AT_REMOVEDIR : 0) != 0) return Fail();
+  if (unlinkat(Fd(*dir), n.c_str(), flags == kAtRemovedir ? AT_REMOVEDIR : 0) != 0) return Fail();
   return {};
 }
 
@@ -397,7 +414,7 @@ Result<void> HostFs::Remove(const NodeRef& node) {
   const std::string name = node->name();
   // The name must still be this file: it may have been renamed or replaced on the host since.
   if (auto same = StillNamed(*node, *parent, name); !same) return same;
-  if (unlinkat(parent->fd(), name.c_str(), node->is_dir() ? AT_REMOVEDIR : 0) != 0) return Fail();
+  if (unlinkat(Fd(*parent), name.c_str(), node->is_dir() ? AT_REMOVEDIR : 0) != 0) return Fail();
   return {};
 }
 
@@ -425,7 +442,7 @@ Result<timespec> SetattrTime(uint32_t valid, uint32_t bit, uint32_t set_bit, uin
 
 Result<void> HostFs::Setattr(const NodeRef& node, const SetattrArgs& a) {
   const bool link = node->is_symlink();
-  const std::string proc = ProcPath(node->fd());
+  const std::string proc = ProcPath(Fd(*node));
   // Linux has no mode on symlinks (lchmod: EOPNOTSUPP); a size makes no sense there either.
   if (link && (a.valid & kSetattrMode)) return Unexpected(Errno::kEOPNOTSUPP);
   if (a.valid & kSetattrSize) {
@@ -442,7 +459,7 @@ Result<void> HostFs::Setattr(const NodeRef& node, const SetattrArgs& a) {
   if (a.valid & (kSetattrUid | kSetattrGid)) {
     const uid_t uid = (a.valid & kSetattrUid) ? static_cast<uid_t>(a.uid) : static_cast<uid_t>(-1);
     const gid_t gid = (a.valid & kSetattrGid) ? static_cast<gid_t>(a.gid) : static_cast<gid_t>(-1);
-    if (fchownat(node->fd(), "", uid, gid, AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW) != 0) return Fail();
+    if (fchownat(Fd(*node), "", uid, gid, AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW) != 0) return Fail();
   }
   if (a.valid & kSetattrMode) {
     if (chmod(proc.c_str(), static_cast<mode_t>(a.mode & 07777)) != 0) return Fail();
@@ -454,17 +471,17 @@ Result<void> HostFs::Setattr(const NodeRef& node, const SetattrArgs& a) {
     const timespec ts[2] = {*atime, *mtime};
     if (!link) {
       if (utimensat(AT_FDCWD, proc.c_str(), ts, 0) != 0) return Fail();
-    } else if (utimensat(node->fd(), "", ts, AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW) != 0) {
+    } else if (utimensat(Fd(*node), "", ts, AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW) != 0) {
       // Kernels before AT_EMPTY_PATH support in utimensat: through the parent, by name.
       if (errno != EINVAL && errno != ENOENT) return Fail();
       const NodeRef parent = node->parent();
       const std::string name = node->name();
       if (auto same = StillNamed(*node, *parent, name); !same) return same;
-      if (utimensat(parent->fd(), name.c_str(), ts, AT_SYMLINK_NOFOLLOW) != 0) return Fail();
+      if (utimensat(Fd(*parent), name.c_str(), ts, AT_SYMLINK_NOFOLLOW) != 0) return Fail();
     }
   } else if ((a.valid & kSetattrCtime) && !(a.valid & (kSetattrMode | kSetattrUid | kSetattrGid | kSetattrSize))) {
     // CTIME alone: only the change time moves; chown(-1, -1) does exactly that (as QEMU does).
-    if (fchownat(node->fd(), "", static_cast<uid_t>(-1), static_cast<gid_t>(-1),
+    if (fchownat(Fd(*node), "", static_cast<uid_t>(-1), static_cast<gid_t>(-1),
                  AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW) != 0) {
       return Fail();
     }
@@ -479,11 +496,11 @@ namespace {
 // the parent's magic link plus the one name, used with the l*xattr calls so the link is not
 // followed, after checking that the name still is this symlink.
 Result<std::string> XattrPath(const Node& node) {
-  if (!node.is_symlink()) return ProcPath(node.fd());
+  if (!node.is_symlink()) return ProcPath(Fd(node));
   const NodeRef parent = node.parent();
   const std::string name = node.name();
   if (auto same = StillNamed(node, *parent, name); !same) return Unexpected(same.error());
-  return ProcPath(parent->fd()) + "/" + name;
+  return ProcPath(Fd(*parent)) + "/" + name;
 }
 
 }  // namespace
@@ -534,7 +551,7 @@ Result<void> HostFs::SetXattr(const NodeRef& node, const std::string& name, cons
   return {};
 }
 
-Result<void> HostFs::SeekDir(OpenFile& dir, uint64_t offset) {
+Result<void> HostFs::SeekDir(HostOpenFile& dir, uint64_t offset) {
   // Continuing where the last call stopped costs nothing; any other cookie (or the first call)
   // seeks, and drops what is buffered. lseek(2) on a directory takes a d_off cookie as is.
   if (dir.dir_started && offset == dir.dir_offset) return {};
@@ -546,7 +563,7 @@ Result<void> HostFs::SeekDir(OpenFile& dir, uint64_t offset) {
   return {};
 }
 
-Result<bool> HostFs::FillDirBuffer(OpenFile& dir) {
+Result<bool> HostFs::FillDirBuffer(HostOpenFile& dir) {
   if (dir.dir_buffer.empty()) dir.dir_buffer.resize(32 * 1024);
   const long n = syscall(SYS_getdents64, dir.fd, dir.dir_buffer.data(), dir.dir_buffer.size());
   if (n < 0) return Fail();
@@ -555,7 +572,7 @@ Result<bool> HostFs::FillDirBuffer(OpenFile& dir) {
   return n > 0;
 }
 
-bool HostFs::PeekDirEntry(OpenFile& dir, DirEntry* out) {
+bool HostFs::PeekDirEntry(HostOpenFile& dir, DirEntry* out) {
   // struct linux_dirent64 (getdents64(2)): d_ino[8] d_off[8] d_reclen[2] d_type[1] d_name[].
   constexpr size_t kNameAt = 19;
   if (dir.dir_pos + kNameAt > dir.dir_len) return false;
@@ -571,6 +588,23 @@ bool HostFs::PeekDirEntry(OpenFile& dir, DirEntry* out) {
   const char* name = reinterpret_cast<const char*>(p + kNameAt);
   out->name.assign(name, strnlen(name, reclen - kNameAt));
   return true;
+}
+
+Result<void> HostFs::ReadDirPlus(const NodeRef& dir, OpenFile& open, uint64_t offset, EmitEntry emit) {
+  return ReadDir(open, offset, [&](const DirEntry& e) -> bool {
+    struct stat st;
+    if (e.name == "." || e.name == "..") {
+      // The directory itself and the node it was walked from (at the root: the root), not what
+      // the host's ".." names: the export's top is its own parent.
+      const NodeRef target = e.name == "." ? dir : WalkDotDot(dir);
+      auto s = StatFd(Fd(target ? *target : *dir));
+      if (!s) return true;  // vanished: skip
+      st = *s;
+    } else if (fstatat(Fd(*dir), e.name.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0) {
+      return true;  // removed since getdents: skip
+    }
+    return emit(DirEntryPlus{e.name, e.next_offset, st});
+  });
 }
 
 }  // namespace p9x::server

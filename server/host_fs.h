@@ -1,4 +1,4 @@
-// HostFs: the host-directory backend. Every operation is relative to an O_PATH descriptor that
+// HostFs: the host-directory backend (backend.h). Every operation is relative to an O_PATH descriptor that
 // lies under the export root; no path string is ever re-walked from the top (GUIDE R7).
 //
 // Safety argument, in one place:
@@ -32,59 +32,45 @@
 
 #include "codec/linux_errno.h"
 #include "codec/result.h"
+#include "server/backend.h"
 
 namespace p9x::server {
-
-struct StatfsResult {
-  uint32_t type, bsize;
-  uint64_t blocks, bfree, bavail, files, ffree, fsid;
-  uint32_t namelen;
-};
 
 // Converts a host errno to the Linux errno carried by Rlerror. The one place host errors cross
 // onto the wire; on Linux hosts the numbers are the same, anything unknown becomes EIO.
 Errno ToWireErrno(int host_errno);
 
-// A file the server has walked to: an O_PATH descriptor plus how it was reached.
-class Node {
+// A host node: an O_PATH descriptor plus how it was reached (Node).
+class HostNode final : public Node {
  public:
-  Node(int fd, std::shared_ptr<Node> parent, std::string name, const struct stat& st);
-  ~Node();
-  Node(const Node&) = delete;
-  Node& operator=(const Node&) = delete;
-
+  HostNode(int fd, std::shared_ptr<Node> parent, std::string name, const struct stat& st)
+      : Node(std::move(parent), std::move(name), st), fd_(fd) {}
+  ~HostNode() override;
   int fd() const { return fd_; }
-  bool is_root() const { return parent_ == nullptr; }
-  mode_t type() const { return st_.st_mode & S_IFMT; }
-  bool is_dir() const { return S_ISDIR(st_.st_mode); }
-  bool is_symlink() const { return S_ISLNK(st_.st_mode); }
-  // The stat taken when the node was reached (type, dev and ino never change for a descriptor).
-  const struct stat& initial_stat() const { return st_; }
-
-  std::shared_ptr<Node> parent() const;
-  std::string name() const;
-  void Moved(std::shared_ptr<Node> parent, std::string name);
 
  private:
   const int fd_;
-  const struct stat st_;
-  mutable std::mutex mu_;
-  std::shared_ptr<Node> parent_;
-  std::string name_;
 };
-using NodeRef = std::shared_ptr<Node>;
 
-// An open file or directory (Tlopen / Tlcreate): a real descriptor with the open flags.
-struct OpenFile {
-  int fd = -1;
-  uint32_t flags = 0;
+// An open host file or directory: a real descriptor with the open flags.
+class HostOpenFile final : public OpenFile {
+ public:
+  HostOpenFile(int fd, uint32_t flags) : OpenFile(flags), fd(fd) {}
+  ~HostOpenFile() override;
+  Result<size_t> Read(std::span<uint8_t> into, uint64_t offset) override;
+  Result<size_t> Write(std::span<const uint8_t> data, uint64_t offset) override;
+  Result<void> Sync(bool datasync) override;
+  // Open-file-description locks (F_OFD_SETLK / F_OFD_GETLK) on this descriptor.
+  Result<bool> SetLock(const ByteRangeLock& lock) override;
+  Result<ByteRangeLock> TestLock(const ByteRangeLock& lock) override;
+
+  const int fd;
   // Directory reading state: the getdents64 position this descriptor is at.
   uint64_t dir_offset = 0;
   std::vector<uint8_t> dir_buffer;
   size_t dir_pos = 0;
   size_t dir_len = 0;
   bool dir_started = false;
-  ~OpenFile();
 };
 
 struct DirEntry {
@@ -94,62 +80,59 @@ struct DirEntry {
   uint16_t reclen = 0;  // size of the getdents64 record (internal)
 };
 
-class HostFs {
+class HostFs final : public Backend {
  public:
   // Opens the export root. Fails with the host errno if it is not a directory.
   static Result<std::unique_ptr<HostFs>> Open(const std::string& root_path);
 
-  const NodeRef& root() const { return root_; }
+  const NodeRef& root() const override { return root_; }
 
   // One walk step: "..", or a single validated name.
-  Result<NodeRef> Walk(const NodeRef& dir, std::string_view name);
-  Result<struct stat> Stat(const NodeRef& node);
-  Result<StatfsResult> Statfs(const NodeRef& node);
+  Result<NodeRef> Walk(const NodeRef& dir, std::string_view name) override;
+  Result<struct stat> Stat(const NodeRef& node) override;
+  Result<StatfsResult> Statfs(const NodeRef& node) override;
 
   // Opens node for I/O with Linux open flags (O_CREAT/O_EXCL/O_NOCTTY dropped; O_NOFOLLOW implied).
-  Result<std::unique_ptr<OpenFile>> OpenNode(const NodeRef& node, uint32_t flags);
+  Result<std::unique_ptr<OpenFile>> OpenNode(const NodeRef& node, uint32_t flags) override;
   // Creates and opens a regular file; returns the new node and its open file.
   Result<std::pair<NodeRef, std::unique_ptr<OpenFile>>> Create(const NodeRef& dir, std::string_view name,
-                                                               uint32_t flags, uint32_t mode, uint32_t gid);
-  Result<NodeRef> Mkdir(const NodeRef& dir, std::string_view name, uint32_t mode, uint32_t gid);
-  Result<NodeRef> Symlink(const NodeRef& dir, std::string_view name, std::string_view target, uint32_t gid);
+                                                               uint32_t flags, uint32_t mode, uint32_t gid) override;
+  Result<NodeRef> Mkdir(const NodeRef& dir, std::string_view name, uint32_t mode, uint32_t gid) override;
+  Result<NodeRef> Symlink(const NodeRef& dir, std::string_view name, std::string_view target, uint32_t gid) override;
   Result<NodeRef> Mknod(const NodeRef& dir, std::string_view name, uint32_t mode, uint32_t major,
-                        uint32_t minor, uint32_t gid);
-  Result<void> Link(const NodeRef& dir, const NodeRef& target, std::string_view name);
-  Result<std::string> Readlink(const NodeRef& node);
-  Result<void> Rename(const NodeRef& node, const NodeRef& new_dir, std::string_view new_name);
+                        uint32_t minor, uint32_t gid) override;
+  Result<void> Link(const NodeRef& dir, const NodeRef& target, std::string_view name) override;
+  Result<std::string> Readlink(const NodeRef& node) override;
+  Result<void> Rename(const NodeRef& node, const NodeRef& new_dir, std::string_view new_name) override;
   Result<void> Renameat(const NodeRef& old_dir, std::string_view old_name, const NodeRef& new_dir,
-                        std::string_view new_name);
-  Result<void> Unlinkat(const NodeRef& dir, std::string_view name, uint32_t flags);
-  Result<void> Remove(const NodeRef& node);
+                        std::string_view new_name) override;
+  Result<void> Unlinkat(const NodeRef& dir, std::string_view name, uint32_t flags) override;
+  Result<void> Remove(const NodeRef& node) override;
 
-  // Tsetattr: the fields selected by `valid` (kSetattr* bits).
-  struct SetattrArgs {
-    uint32_t valid, mode, uid, gid;
-    uint64_t size, atime_sec, atime_nsec, mtime_sec, mtime_nsec;
-  };
-  Result<void> Setattr(const NodeRef& node, const SetattrArgs& args);
+  Result<void> Setattr(const NodeRef& node, const SetattrArgs& args) override;
 
   // Extended attributes: the value of `name`, or (empty name) the NUL-separated list.
-  Result<std::vector<uint8_t>> GetXattr(const NodeRef& node, std::string_view name);
+  Result<std::vector<uint8_t>> GetXattr(const NodeRef& node, std::string_view name) override;
   // Sets (or with remove, removes) an attribute, with XATTR_CREATE/XATTR_REPLACE flags.
   Result<void> SetXattr(const NodeRef& node, const std::string& name, const std::vector<uint8_t>& value,
-                        uint32_t flags, bool remove);
+                        uint32_t flags, bool remove) override;
 
-  // Reads directory entries from `dir` starting at cookie `offset` (0 = start).
-  // Calls emit(entry) until it returns false (entry did not fit) or the directory ends.
+  Result<void> ReadDirPlus(const NodeRef& dir, OpenFile& open, uint64_t offset, EmitEntry emit) override;
+
+  // Reads the raw getdents64 entries of `dir` (an OpenFile of this backend) from cookie
+  // `offset` (0 = start). Calls emit(entry) until it returns false (entry did not fit) or the
+  // directory ends.
   template <class Emit>
   Result<void> ReadDir(OpenFile& dir, uint64_t offset, Emit&& emit);
 
-  // Checks that `name` may be created or walked: no '/', not empty, not "." or "..".
-  static Result<void> ValidName(std::string_view name);
+  static Result<void> ValidName(std::string_view name) { return server::ValidName(name); }
 
  private:
   explicit HostFs(NodeRef root) : root_(std::move(root)) {}
   Result<NodeRef> Child(const NodeRef& dir, std::string_view name);
-  Result<bool> FillDirBuffer(OpenFile& dir);
-  Result<void> SeekDir(OpenFile& dir, uint64_t offset);
-  static bool PeekDirEntry(OpenFile& dir, DirEntry* out);
+  Result<bool> FillDirBuffer(HostOpenFile& dir);
+  Result<void> SeekDir(HostOpenFile& dir, uint64_t offset);
+  static bool PeekDirEntry(HostOpenFile& dir, DirEntry* out);
 
   NodeRef root_;
 };
@@ -158,7 +141,8 @@ class HostFs {
 // entry that emit() refuses is not consumed: the next call (at the cookie of the entry before
 // it) resumes there without seeking.
 template <class Emit>
-Result<void> HostFs::ReadDir(OpenFile& dir, uint64_t offset, Emit&& emit) {
+Result<void> HostFs::ReadDir(OpenFile& open, uint64_t offset, Emit&& emit) {
+  auto& dir = static_cast<HostOpenFile&>(open);
   if (auto seek = SeekDir(dir, offset); !seek) return seek;
   for (;;) {
     if (dir.dir_pos >= dir.dir_len) {

@@ -35,6 +35,9 @@ namespace {
 
 namespace fs = std::filesystem;
 
+// The host descriptor behind an OpenFile of HostFs.
+int FdOf(const OpenFile& f) { return static_cast<const HostOpenFile&>(f).fd; }
+
 // "ENOENT" for failures, "ok" for successes: readable assertion messages.
 template <class T>
 std::string Describe(const Result<T>& r) {
@@ -242,7 +245,7 @@ TEST_F(HostFsTest, DirectorySwappedForASymlinkDuringWalksNeverEscapes) {
       auto open = hostfs_->OpenNode(*file, kOpenRdonly);
       ASSERT_OK(open);
       struct stat st;
-      ASSERT_EQ(fstat((*open)->fd, &st), 0);
+      ASSERT_EQ(fstat(FdOf(**open), &st), 0);
       ASSERT_TRUE(SameFile(st, inside)) << "opened a file outside the export";
       ASSERT_TRUE(SameFile((*file)->initial_stat(), inside));
       ++opened;
@@ -279,8 +282,8 @@ TEST_F(HostFsTest, OpenNodeReadsWritesAndRefusesWritingADirectory) {
   auto rw = hostfs_->OpenNode(f, kOpenRdwr | kOpenTrunc | kOpenNofollow | kOpenCreate | kOpenExcl);
   ASSERT_OK(rw);
   EXPECT_EQ(fs::file_size(export_ / "f"), 0u);
-  ASSERT_EQ(pwrite((*rw)->fd, "abc", 3, 0), 3);
-  EXPECT_EQ((fcntl((*rw)->fd, F_GETFD) & FD_CLOEXEC), FD_CLOEXEC);
+  ASSERT_EQ(pwrite(FdOf(**rw), "abc", 3, 0), 3);
+  EXPECT_EQ((fcntl(FdOf(**rw), F_GETFD) & FD_CLOEXEC), FD_CLOEXEC);
   NodeRef d = MustWalk(root(), "d");
   EXPECT_ERRNO(hostfs_->OpenNode(d, kOpenWronly), kEISDIR);
   ASSERT_OK(hostfs_->OpenNode(d, kOpenRdonly | kOpenDirectory));
@@ -301,7 +304,7 @@ TEST_F(HostFsTest, CreateHonoursExclAndRefusesToFollowAPlantedSymlink) {
   auto& [node, file] = *created;
   EXPECT_EQ(node->name(), "new");
   EXPECT_EQ(node->parent(), root());
-  ASSERT_EQ(pwrite(file->fd, "data", 4, 0), 4);
+  ASSERT_EQ(pwrite(FdOf(*file), "data", 4, 0), 4);
   const struct stat st = Lstat(export_ / "new");
   EXPECT_TRUE(SameFile(node->initial_stat(), st));
   const mode_t mask = umask(0);
@@ -376,7 +379,7 @@ TEST_F(HostFsTest, MkdirSymlinkMknodLinkAndReadlinkMakeWhatTheySay) {
   // refused, and the client's blocking mode is kept.
   auto reader = hostfs_->OpenNode(*fifo, kOpenRdonly);
   ASSERT_OK(reader);
-  EXPECT_EQ(fcntl((*reader)->fd, F_GETFL) & O_NONBLOCK, 0);
+  EXPECT_EQ(fcntl(FdOf(**reader), F_GETFL) & O_NONBLOCK, 0);
   reader->reset();
   EXPECT_ERRNO(hostfs_->OpenNode(*fifo, kOpenWronly), kENXIO);
   EXPECT_ERRNO(hostfs_->Create(root(), "fifo", kOpenWronly | kOpenCreate, 0600, static_cast<uint32_t>(-1)), kENXIO);

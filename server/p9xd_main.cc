@@ -10,6 +10,7 @@
 #include <thread>
 #include <vector>
 
+#include "server/mem_fs.h"
 #include "server/server.h"
 
 namespace {
@@ -22,7 +23,9 @@ void Usage(FILE* out) {
   std::fprintf(out,
                "usage: p9xd --export DIR [--listen ADDR]... [options]\n"
                "Serves DIR over 9P2000.L, and 9P2000.L.xqid to clients that offer it.\n\n"
-               "  -e, --export DIR        directory to export (required)\n"
+               "  -e, --export DIR        directory to export (required); or mem:[SPEC], an in-memory\n"
+               "                          tree for tests: mem:mounts=p1+p2 (devices with identical\n"
+               "                          inode numbers), gen=NAME:COUNT[:FIRST_INO[:STRIDE[:DEV]]]\n"
                "  -l, --listen ADDR       tcp:HOST:PORT, tcp:[V6ADDR]:PORT or unix:PATH; may be repeated\n"
                "                          (default tcp:127.0.0.1:564: loopback only)\n"
                "      --stdio             serve one client on standard input/output (for exec: targets)\n"
@@ -108,6 +111,14 @@ int main(int argc, char** argv) {
       case 'h': Usage(stdout); return 0;
       default: Usage(stderr); return 2;
     }
+  }
+  if (options.export_path.rfind("mem:", 0) == 0) {
+    auto mem = p9x::server::ParseMemFsSpec(options.export_path);
+    if (!mem) {
+      std::fprintf(stderr, "p9xd: %s\n", mem.error().c_str());
+      return 64;
+    }
+    options.backend = std::make_shared<p9x::server::MemFs>(std::move(*mem));
   }
   if (options.export_path.empty()) {
     std::fprintf(stderr, "p9xd: --export DIR is required (p9xd --help)\n");

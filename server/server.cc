@@ -213,7 +213,7 @@ using Reply = Result<std::vector<uint8_t>>;
 
 struct Server::Impl {
   ServerOptions options;
-  std::unique_ptr<HostFs> fs;
+  std::shared_ptr<Backend> fs;
   std::unique_ptr<QidMapper> qids;
   std::unique_ptr<WorkerPool> pool;
   bool running_as_root = false;
@@ -855,11 +855,9 @@ Reply Connection::Handle(const Tread& m, const Request& req) {
   auto as = As(*f);
   // Read straight into the reply buffer, after its 11-byte header.
   std::vector<uint8_t> out(kRreadHeaderSize + count);
-  ssize_t n;
-  do {
-    n = pread(f->open->fd, out.data() + kRreadHeaderSize, count, static_cast<off_t>(m.offset));
-  } while (n < 0 && errno == EINTR);
-  if (n < 0) return Unexpected(ToWireErrno(errno));
+  auto got = f->open->Read(std::span<uint8_t>(out).subspan(kRreadHeaderSize), m.offset);
+  if (!got) return Unexpected(got.error());
+  const size_t n = *got;
   out.resize(kRreadHeaderSize + static_cast<size_t>(n));
   EncodeCountedReplyHeader(std::span<uint8_t, kRreadHeaderSize>(out.data(), kRreadHeaderSize), MsgType::kRread,
                            req.tag, static_cast<uint32_t>(n));
@@ -879,12 +877,9 @@ Reply Connection::Handle(const Twrite& m, const Request& req) {
   }
   if (!f->open || f->kind != Fid::Kind::kNode) return Unexpected(Errno::kEBADF);
   auto as = As(*f);
-  ssize_t n;
-  do {
-    n = pwrite(f->open->fd, m.data.bytes.data(), m.data.bytes.size(), static_cast<off_t>(m.offset));
-  } while (n < 0 && errno == EINTR);
-  if (n < 0) return Unexpected(ToWireErrno(errno));
-  return Make(req, Rwrite{static_cast<uint32_t>(n)});
+  auto n = f->open->Write(m.data.bytes, m.offset);
+  if (!n) return Unexpected(n.error());
+  return Make(req, Rwrite{static_cast<uint32_t>(*n)});
 }
 
 Reply Connection::Handle(const Tclunk& m, const Request& req) {
@@ -988,7 +983,7 @@ Reply Connection::Handle(const Tgetattr& m, const Request& req) {
 Reply Connection::Handle(const Tsetattr& m, const Request& req) {
   P9X_FID(f, m.fid);
   auto as = As(*f);
-  HostFs::SetattrArgs args{m.valid, m.mode, m.uid, m.gid, m.size, m.atime_sec, m.atime_nsec, m.mtime_sec, m.mtime_nsec};
+  Backend::SetattrArgs args{m.valid, m.mode, m.uid, m.gid, m.size, m.atime_sec, m.atime_nsec, m.mtime_sec, m.mtime_nsec};
   if (auto r = s_.fs->Setattr(f->node, args); !r) return Unexpected(r.error());
   return Make(req, Rsetattr{});
 }
@@ -1034,30 +1029,15 @@ Reply Connection::Handle(const Treaddir& m, const Request& req) {
   DirentWriter writer(std::span<uint8_t>(out).subspan(kRreadHeaderSize), req.wire.dialect);
   Errno failure = Errno::kOk;
   bool any = false, full = false;
-  auto done = s_.fs->ReadDir(*f->open, m.offset, [&](const DirEntry& e) -> bool {
-    NodeRef target;
-    struct stat st;
-    if (e.name == ".") {
-      target = f->node;
-    } else if (e.name == "..") {
-      target = f->node->is_root() ? f->node : f->node->parent();
-      if (!target) target = f->node;
-    }
-    if (target) {
-      auto s = s_.fs->Stat(target);
-      if (!s) return true;  // vanished: skip
-      st = *s;
-    } else if (fstatat(f->node->fd(), e.name.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0) {
-      return true;  // removed since getdents: skip
-    }
-    auto q = s_.MakeQid(st, req.wire.dialect);
+  auto done = s_.fs->ReadDirPlus(f->node, *f->open, m.offset, [&](const DirEntryPlus& e) -> bool {
+    auto q = s_.MakeQid(e.st, req.wire.dialect);
     if (!q) {
       // forbid policy (ENODEV) or an exhausted map (ENFILE): the entry is not offered, rather
       // than failing the whole listing.
       if (q.error() != Errno::kENODEV) failure = q.error();
       return true;
     }
-    if (!writer.Add(Dirent{*q, e.next_offset, DirentType(st.st_mode), e.name})) {
+    if (!writer.Add(Dirent{*q, e.next_offset, DirentType(e.st.st_mode), e.name})) {
       full = true;
       return false;
     }
@@ -1077,8 +1057,7 @@ Reply Connection::Handle(const Treaddir& m, const Request& req) {
 Reply Connection::Handle(const Tfsync& m, const Request& req) {
   P9X_FID(f, m.fid);
   if (!f->open) return Unexpected(Errno::kEBADF);
-  int r = m.datasync ? fdatasync(f->open->fd) : fsync(f->open->fd);
-  if (r != 0) return Unexpected(ToWireErrno(errno));
+  if (auto r = f->open->Sync(m.datasync != 0); !r) return Unexpected(r.error());
   return Make(req, Rfsync{});
 }
 
@@ -1088,18 +1067,12 @@ Reply Connection::Handle(const Tlock& m, const Request& req) {
   if (m.type > kLockTypeUnlck || (m.flags & ~(kLockFlagsBlock | kLockFlagsReclaim)) != 0) {
     return Unexpected(Errno::kEINVAL);
   }
-  // Open-file-description locks on this fid's descriptor: each fid is one lock owner, as each
-  // open file is for the Linux client. A lock that would block is answered BLOCKED at once (the
-  // Linux client retries), so no request ever waits on a lock inside the server.
-  struct flock fl {};
-  fl.l_type = static_cast<short>(m.type == kLockTypeRdlck ? F_RDLCK : m.type == kLockTypeWrlck ? F_WRLCK : F_UNLCK);
-  fl.l_whence = SEEK_SET;
-  fl.l_start = static_cast<off_t>(m.start);
-  fl.l_len = static_cast<off_t>(m.length);
-  if (fcntl(f->open->fd, F_OFD_SETLK, &fl) != 0) {
-    if (errno == EAGAIN || errno == EACCES) return Make(req, Rlock{kLockBlocked});
-    return Unexpected(ToWireErrno(errno));
-  }
+  // Each fid's open file is one lock owner, as each open file is for the Linux client. A lock
+  // that would block is answered BLOCKED at once (the Linux client retries), so no request ever
+  // waits on a lock inside the server.
+  auto set = f->open->SetLock(ByteRangeLock{m.type, m.start, m.length, m.proc_id});
+  if (!set) return Unexpected(set.error());
+  if (!*set) return Make(req, Rlock{kLockBlocked});
   return Make(req, Rlock{kLockSuccess});
 }
 
@@ -1107,18 +1080,12 @@ Reply Connection::Handle(const Tgetlock& m, const Request& req) {
   P9X_FID(f, m.fid);
   if (!f->open) return Unexpected(Errno::kEBADF);
   if (m.type > kLockTypeWrlck) return Unexpected(Errno::kEINVAL);
-  struct flock fl {};
-  fl.l_type = static_cast<short>(m.type == kLockTypeRdlck ? F_RDLCK : F_WRLCK);
-  fl.l_whence = SEEK_SET;
-  fl.l_start = static_cast<off_t>(m.start);
-  fl.l_len = static_cast<off_t>(m.length);
-  if (fcntl(f->open->fd, F_OFD_GETLK, &fl) != 0) return Unexpected(ToWireErrno(errno));
-  if (fl.l_type == F_UNLCK) {
+  auto held = f->open->TestLock(ByteRangeLock{m.type, m.start, m.length, m.proc_id});
+  if (!held) return Unexpected(held.error());
+  if (held->type == kLockTypeUnlck) {
     return Make(req, Rgetlock{kLockTypeUnlck, m.start, m.length, m.proc_id, m.client_id});
   }
-  return Make(req, Rgetlock{static_cast<uint8_t>(fl.l_type == F_RDLCK ? kLockTypeRdlck : kLockTypeWrlck),
-                            static_cast<uint64_t>(fl.l_start), static_cast<uint64_t>(fl.l_len),
-                            static_cast<uint32_t>(fl.l_pid), m.client_id});
+  return Make(req, Rgetlock{held->type, held->start, held->length, held->proc_id, m.client_id});
 }
 
 Reply Connection::Handle(const Tlink& m, const Request& req) {
@@ -1163,12 +1130,16 @@ Server::Server(ServerOptions options) : options_(std::move(options)), impl_(std:
 Server::~Server() { Shutdown(); }
 
 Result<std::unique_ptr<Server>, std::string> Server::Create(ServerOptions options) {
-  auto fs = HostFs::Open(options.export_path);
+  std::shared_ptr<Backend> fs = options.backend;
   if (!fs) {
-    return Unexpected("cannot export " + options.export_path + ": " + std::string(ErrnoName(fs.error())) + " (" +
-                      std::string(ErrnoText(fs.error())) + ")");
+    auto host = HostFs::Open(options.export_path);
+    if (!host) {
+      return Unexpected("cannot export " + options.export_path + ": " + std::string(ErrnoName(host.error())) +
+                        " (" + std::string(ErrnoText(host.error())) + ")");
+    }
+    fs = std::move(*host);
   }
-  const struct stat& root = (*fs)->root()->initial_stat();
+  const struct stat& root = fs->root()->initial_stat();
   QidMapperOptions qopts;
   qopts.root_dev = static_cast<uint64_t>(root.st_dev);
   qopts.root_ino = static_cast<uint64_t>(root.st_ino);
@@ -1178,7 +1149,7 @@ Result<std::unique_ptr<Server>, std::string> Server::Create(ServerOptions option
   if (!qids) return Unexpected("qid map: " + qids.error().message);
   std::unique_ptr<Server> server(new Server(options));
   server->impl_->options = server->options_;
-  server->impl_->fs = std::move(*fs);
+  server->impl_->fs = std::move(fs);
   server->impl_->qids = std::move(*qids);
   server->impl_->running_as_root = geteuid() == 0;
   unsigned workers = options.worker_threads ? options.worker_threads

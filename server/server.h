@@ -32,8 +32,13 @@ enum class IdentityMode : uint8_t {
   kSquash,   // every request runs as squash_uid/squash_gid
 };
 
+class Backend;
+
 struct ServerOptions {
+  // What is served: `backend` when set (e.g. a MemFs), else the host directory export_path.
+  // export_path is also the attach name that selects the root (diod's convention).
   std::string export_path;
+  std::shared_ptr<Backend> backend;
   bool read_only = false;
   negotiation::ServerPolicy policy;  // versions and msize bounds
   MultiDevPolicy multidevs = MultiDevPolicy::kRemap;

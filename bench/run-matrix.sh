@@ -7,7 +7,7 @@
 #   bench/run-matrix.sh [--quick] [--servers p9xd,diod] [--out DIR] [--pin] [--only PREFIX,...]
 #                       [--server-spec 'NAME|tcp=CMD|unix=CMD|aname=A']...
 #
-#   --quick     tiny sizes and short cells (about a minute); the full matrix takes about 6-8 min
+#   --quick     tiny sizes and short cells (about 30 s); the full matrix takes about 6-8 min
 #   --servers   which of the known servers to run (default: p9xd,diod; a missing p9xd is skipped)
 #   --out       output directory (default: build/bench-results/<UTC timestamp>)
 #   --pin       client on CPU 0, servers and the floor server on CPU 1

@@ -209,6 +209,10 @@ using Reply = Result<std::vector<uint8_t>>;
 
 }  // namespace
 
+// The connection's read buffer: its size at first, and the most it keeps between large frames.
+constexpr size_t kInitialReadBuffer = 8 * 1024;
+constexpr size_t kKeptReadBuffer = 64 * 1024;
+
 // ---- the server's shared state ----
 
 struct Server::Impl {
@@ -389,7 +393,9 @@ class Connection : public std::enable_shared_from_this<Connection> {
 void Connection::Run() {
   fcntl(rfd_, F_SETFL, fcntl(rfd_, F_GETFL) | O_NONBLOCK);
   if (wfd_ != rfd_) fcntl(wfd_, F_SETFL, fcntl(wfd_, F_GETFL) | O_NONBLOCK);
-  in_.resize(64 * 1024);
+  // Small until a client sends large frames: an idle connection must stay cheap (issue 9:
+  // <= 64 KiB per idle connection), and the buffer grows to a frame's size when one needs it.
+  in_.resize(kInitialReadBuffer);
   while (!stop_.load()) {
     bool want_write, want_read;
     {
@@ -558,8 +564,8 @@ void Connection::ProcessFrames() {
     std::memmove(in_.data(), in_.data() + pos, in_len_ - pos);
     in_len_ -= pos;
   }
-  if (in_len_ == 0 && in_.size() > 64 * 1024) {
-    in_.resize(64 * 1024);
+  if (in_len_ == 0 && in_.size() > kKeptReadBuffer) {
+    in_.resize(kKeptReadBuffer);
     in_.shrink_to_fit();
   }
 }

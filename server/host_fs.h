@@ -55,7 +55,7 @@ class HostNode final : public Node {
 // An open host file or directory: a real descriptor with the open flags.
 class HostOpenFile final : public OpenFile {
  public:
-  HostOpenFile(int fd, uint32_t flags) : OpenFile(flags), fd(fd) {}
+  HostOpenFile(int descriptor, uint32_t flags) : OpenFile(flags), fd(descriptor) {}
   ~HostOpenFile() override;
   Result<size_t> Read(std::span<uint8_t> into, uint64_t offset) override;
   Result<size_t> Write(std::span<const uint8_t> data, uint64_t offset) override;

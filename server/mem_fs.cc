@@ -92,8 +92,8 @@ using InodeRef = std::shared_ptr<Inode>;
 
 class MemNode final : public Node {
  public:
-  MemNode(InodeRef inode, std::shared_ptr<Node> parent, std::string name, const struct stat& st)
-      : Node(std::move(parent), std::move(name), st), inode(std::move(inode)) {}
+  MemNode(InodeRef file, std::shared_ptr<Node> parent, std::string name, const struct stat& st)
+      : Node(std::move(parent), std::move(name), st), inode(std::move(file)) {}
   const InodeRef inode;
 };
 

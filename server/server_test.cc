@@ -311,3 +311,50 @@ TEST_F(ServerTest, ManyTagsInFlightAreAllAnswered) {
 
 }  // namespace
 }  // namespace p9x::server
+
+namespace p9x::server {
+namespace {
+
+// issue 4 item 3: tcp:HOST:PORT takes IPv6 literals in brackets; the bound address names them
+// the same way, and a client reaches the server there.
+TEST(ServerListen, ServesOverIpv6Loopback) {
+  char tmpl[] = "/tmp/p9xd-v6-XXXXXX";
+  ASSERT_NE(mkdtemp(tmpl), nullptr);
+  const std::string dir = tmpl;
+  std::ofstream(dir + "/hello") << "over v6";
+  ServerOptions options;
+  options.export_path = dir;
+  auto server = Server::Create(options);
+  ASSERT_TRUE(server) << server.error();
+  std::string bound;
+  auto fd = BindListener("tcp:[::1]:0", &bound);
+  if (!fd) {
+    std::filesystem::remove_all(dir);
+    GTEST_SKIP() << "no IPv6 loopback on this machine: " << fd.error();
+  }
+  EXPECT_EQ(bound.rfind("tcp:[::1]:", 0), 0u) << bound;
+  std::atomic<bool> stop{false};
+  std::thread accept([&] { AcceptLoop(**server, *fd, stop); });
+  {
+    client::Options o;
+    o.target = bound;
+    o.timeout = std::chrono::seconds(10);
+    auto c = client::Client::Connect(o);
+    ASSERT_TRUE(c) << c.error().detail;
+    auto root = (*c)->AttachRoot("root", "");
+    ASSERT_TRUE(root);
+    auto f = root->Walk("hello");
+    ASSERT_TRUE(f && f->Open(kOpenRdonly));
+    auto data = f->ReadAll();
+    ASSERT_TRUE(data);
+    EXPECT_EQ(std::string(data->begin(), data->end()), "over v6");
+  }
+  stop = true;
+  accept.join();
+  close(*fd);
+  (*server)->Shutdown();
+  std::filesystem::remove_all(dir);
+}
+
+}  // namespace
+}  // namespace p9x::server

@@ -192,28 +192,27 @@ Result<void> HostOpenFile::Sync(bool datasync) {
 }
 
 namespace {
-short HostLockType(uint8_t type) {
-  return static_cast<short>(type == kLockTypeRdlck ? F_RDLCK : type == kLockTypeWrlck ? F_WRLCK : F_UNLCK);
+struct flock HostLock(const ByteRangeLock& lock) {
+  struct flock fl {};
+  fl.l_type = static_cast<short>(lock.type == kLockTypeRdlck   ? F_RDLCK
+                                 : lock.type == kLockTypeWrlck ? F_WRLCK
+                                                               : F_UNLCK);
+  fl.l_whence = SEEK_SET;
+  fl.l_start = static_cast<off_t>(lock.start);
+  fl.l_len = static_cast<off_t>(lock.length);
+  return fl;
 }
 }  // namespace
 
 Result<bool> HostOpenFile::SetLock(const ByteRangeLock& lock) {
-  struct flock fl {};
-  fl.l_type = HostLockType(lock.type);
-  fl.l_whence = SEEK_SET;
-  fl.l_start = static_cast<off_t>(lock.start);
-  fl.l_len = static_cast<off_t>(lock.length);
+  struct flock fl = HostLock(lock);
   if (fcntl(fd, F_OFD_SETLK, &fl) == 0) return true;
   if (errno == EAGAIN || errno == EACCES) return false;
   return Fail();
 }
 
 Result<ByteRangeLock> HostOpenFile::TestLock(const ByteRangeLock& lock) {
-  struct flock fl {};
-  fl.l_type = HostLockType(lock.type);
-  fl.l_whence = SEEK_SET;
-  fl.l_start = static_cast<off_t>(lock.start);
-  fl.l_len = static_cast<off_t>(lock.length);
+  struct flock fl = HostLock(lock);
   if (fcntl(fd, F_OFD_GETLK, &fl) != 0) return Fail();
   if (fl.l_type == F_UNLCK) return ByteRangeLock{kLockTypeUnlck, lock.start, lock.length, lock.proc_id};
   return ByteRangeLock{fl.l_type == F_RDLCK ? kLockTypeRdlck : kLockTypeWrlck, static_cast<uint64_t>(fl.l_start),

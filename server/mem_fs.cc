@@ -468,6 +468,9 @@ Result<void> RenameLocked(MemFs::State& state, const InodeRef& od, std::string_v
   if (from == od->children.end()) return Unexpected(Errno::kENOENT);
   const InodeRef moving = from->second.inode;
   if (expect && moving.get() != expect) return Unexpected(Errno::kESTALE);
+  // A mount point is busy (rename(2): EBUSY "oldpath or newpath is a directory that is in use
+  // by ... the system (for example as a mount point)").
+  if (moving->dev != od->dev) return Unexpected(Errno::kEBUSY);
   if (od->dev != nd->dev) return Unexpected(Errno::kEXDEV);
   // rename(2): "EINVAL The new pathname contained a path prefix of the old" -- a directory
   // cannot move below itself.
@@ -483,8 +486,12 @@ Result<void> RenameLocked(MemFs::State& state, const InodeRef& od, std::string_v
     if (moving->is_dir() && !replaced->is_dir()) return Unexpected(Errno::kENOTDIR);
     if (!moving->is_dir() && replaced->is_dir()) return Unexpected(Errno::kEISDIR);
     if (replaced->is_dir() && !replaced->children.empty()) return Unexpected(Errno::kENOTEMPTY);
+    if (replaced->dev != nd->dev) return Unexpected(Errno::kEBUSY);  // a mount point
     replaced->nlink = replaced->is_dir() ? 0 : replaced->nlink - 1;
-    if (replaced->nlink == 0) --state.inodes;
+    if (replaced->nlink == 0) {
+      --state.inodes;
+      state.data_bytes -= replaced->data.size();  // as unlink(2) of its last name
+    }
     RemoveEntry(*nd, to);
   }
   from = od->children.find(old_name);

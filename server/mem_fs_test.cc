@@ -221,6 +221,18 @@ TEST(MemFs, ReaddirCookiesSurviveRemovalsAndRenameFollowsLinux) {
   EXPECT_EQ(m.Walk(*d, "f0").error(), Errno::kENOENT);
   EXPECT_TRUE(m.Walk(*sub, "moved"));
 
+  // Replacing a file by rename frees its data, as unlinking it would.
+  const uint64_t free_before = m.Statfs(root)->bfree;
+  {
+    auto big = m.Create(*d, "big", kOpenRdwr, 0644, 0);
+    ASSERT_TRUE(big);
+    const std::vector<uint8_t> data(1 << 20, 7);
+    ASSERT_TRUE(big->second->Write(data, 0));
+  }
+  EXPECT_EQ(m.Statfs(root)->bfree, free_before - 256);
+  ASSERT_TRUE(m.Renameat(*d, "f4", *d, "big"));
+  EXPECT_EQ(m.Statfs(root)->bfree, free_before);
+
   auto f = m.Walk(*d, "f2");
   ASSERT_TRUE(f);
   auto a = m.OpenNode(*f, kOpenRdwr);
@@ -235,6 +247,28 @@ TEST(MemFs, ReaddirCookiesSurviveRemovalsAndRenameFollowsLinux) {
   EXPECT_EQ(held->proc_id, 1u);
   a->reset();  // closing releases a's locks
   EXPECT_TRUE(*(*b)->SetLock({kLockTypeWrlck, 0, 10, 2}));
+}
+
+TEST(MemFs, MountPointsAreBusyAndDevicesDoNotMix) {
+  MemFsOptions o;
+  o.mounts = {"p1", "p2"};
+  MemFs m(o);
+  const NodeRef& root = m.root();
+  EXPECT_EQ(m.Renameat(root, "p1", root, "moved").error(), Errno::kEBUSY);
+  EXPECT_EQ(m.Unlinkat(root, "p2", kAtRemovedir).error(), Errno::kEBUSY);
+  auto p1 = m.Walk(root, "p1");
+  auto p2 = m.Walk(root, "p2");
+  ASSERT_TRUE(p1 && p2);
+  ASSERT_TRUE(m.Create(*p1, "file", kOpenRdwr, 0644, 0));
+  auto file = m.Walk(*p1, "file");
+  ASSERT_TRUE(file);
+  EXPECT_EQ(m.Renameat(*p1, "file", *p2, "file").error(), Errno::kEXDEV);
+  EXPECT_EQ(m.Link(*p2, *file, "hard").error(), Errno::kEXDEV);
+  auto st1 = m.Stat(*p1);
+  auto st2 = m.Stat(*p2);
+  ASSERT_TRUE(st1 && st2);
+  EXPECT_EQ(st1->st_ino, st2->st_ino) << "mounts number their inodes identically";
+  EXPECT_NE(st1->st_dev, st2->st_dev);
 }
 
 TEST(MemFs, SpecParsesAndRefusesWithAReason) {

@@ -16,6 +16,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <ctime>
+#include <filesystem>
 #include <fstream>
 #include <functional>
 #include <iostream>
@@ -29,6 +30,7 @@
 #include <nlohmann/json.hpp>
 
 #include "client/client.h"
+#include "client/pcap.h"
 #include "codec/dirent.h"
 #include "codec/text.h"
 
@@ -702,26 +704,161 @@ Outcome RunTree(Context& ctx, const std::vector<std::string>& args) {
   return std::nullopt;
 }
 
+bool ParseUint(const std::string& s, uint64_t max, uint64_t* out);
+
+// "2026-12-04T15:10:02.123456789Z" (JSON) or "15:10:02.123456" (text: time of day, microseconds).
+std::string CaptureTime(uint64_t ns, bool full) {
+  const time_t secs = static_cast<time_t>(ns / 1000000000u);
+  const uint64_t frac = ns % 1000000000u;
+  tm utc{};
+  gmtime_r(&secs, &utc);
+  char buf[64];
+  if (full) {
+    std::snprintf(buf, sizeof buf, "%04d-%02d-%02dT%02d:%02d:%02d.%09lluZ", utc.tm_year + 1900, utc.tm_mon + 1,
+                  utc.tm_mday, utc.tm_hour, utc.tm_min, utc.tm_sec, static_cast<unsigned long long>(frac));
+  } else {
+    std::snprintf(buf, sizeof buf, "%02d:%02d:%02d.%06llu", utc.tm_hour, utc.tm_min, utc.tm_sec,
+                  static_cast<unsigned long long>(frac / 1000));
+  }
+  return buf;
+}
+
+// `p9x decode CAPTURE`: every 9P frame in a pcap or pcapng file (client/pcap.h).
+Outcome DecodeCapture(Context& ctx, const std::string& name, const std::vector<uint8_t>& bytes,
+                      std::optional<uint16_t> port) {
+  pcap::CaptureOptions options;
+  if (port) {
+    options.ports = {*port};
+    options.detect_tversion = false;
+  }
+  auto capture = pcap::ParseCapture(bytes, options);
+  if (!capture) return Failure{kExitRefused, "decode " + name + ": " + capture.error().Describe()};
+  std::optional<Dialect> forced;
+  if (ctx.g.dialect_given) {
+    forced = ctx.g.dialect == negotiation::DialectChoice::kXqidOnly ? Dialect::kXqid : Dialect::kLegacy;
+  }
+  const auto decoded = pcap::DecodeCaptureFrames(*capture, forced);
+  for (const auto& note : capture->notes) std::fprintf(stderr, "p9x: decode: note: %s\n", note.c_str());
+  if (capture->frames.empty()) {
+    std::fprintf(stderr, "p9x: decode: no 9P frames in %s (%s)\n", name.c_str(),
+                 port ? ("only port " + std::to_string(*port) + " was read").c_str()
+                      : "ports 564 and 5640, and connections that start with a Tversion; try --port N");
+  }
+  json all = json::array();
+  std::vector<std::string> bad;
+  for (size_t i = 0; i < capture->frames.size(); ++i) {
+    const pcap::CaptureFrame& f = capture->frames[i];
+    const pcap::DecodedFrame& d = decoded[i];
+    const pcap::Conversation& conv = capture->conversations[f.conversation];
+    const std::string text = d.decoded ? ToText(*d.decoded, d.wire.dialect) : BytesToText(f.bytes, d.wire);
+    const std::string client = pcap::EndpointText(conv.client), server = pcap::EndpointText(conv.server);
+    const bool to_server = f.direction == pcap::Direction::kClientToServer;
+    if (!d.decoded) {
+      bad.push_back("packet " + std::to_string(f.packet) + " (conversation " + std::to_string(f.conversation + 1) +
+                    ", " + std::string(pcap::DirectionName(f.direction)) + "): " + d.decoded.error().Describe());
+    }
+    if (ctx.g.json) {
+      json j{{"packet", f.packet},
+             {"time", CaptureTime(f.timestamp_ns, true)},
+             {"timestamp_ns", f.timestamp_ns},
+             {"conversation", f.conversation + 1},
+             {"client", client},
+             {"server", server},
+             {"direction", pcap::DirectionName(f.direction)},
+             {"dialect", DialectName(d.wire.dialect)},
+             {"msize", d.wire.msize},
+             {"size", f.bytes.size()},
+             {"text", text}};
+      if (d.dialect_inferred) j["dialect_inferred"] = true;
+      if (!d.decoded) j["error"] = d.decoded.error().Describe();
+      all.push_back(j);
+    } else {
+      std::printf("%s [%zu] %s -> %s %s %s\n", CaptureTime(f.timestamp_ns, false).c_str(), f.conversation + 1,
+                  client.c_str(), server.c_str(), to_server ? "c->s" : "s->c", text.c_str());
+    }
+  }
+  if (ctx.g.json) {
+    ctx.out = all;
+    ctx.out_is_object = true;
+  }
+  if (!bad.empty()) {
+    std::string message = "decode: " + std::to_string(bad.size()) + " of " + std::to_string(capture->frames.size()) +
+                          " frames did not decode:";
+    for (size_t i = 0; i < bad.size() && i < 20; ++i) message += "\n  " + bad[i];
+    if (bad.size() > 20) message += "\n  ... and " + std::to_string(bad.size() - 20) + " more";
+    return Failure{kExitRefused, message};
+  }
+  return std::nullopt;
+}
+
 Outcome RunDecode(Context& ctx, const std::vector<std::string>& args) {
   std::string hex;
+  std::optional<std::pair<std::string, std::vector<uint8_t>>> capture;  // name, bytes
+  std::optional<uint16_t> port;
+  // Reads FILE ('-': standard input): a capture (by its magic number) or hex text.
+  auto read_file = [&](const std::string& file) -> Outcome {
+    std::string content;
+    if (file == "-") {
+      content.assign(std::istreambuf_iterator<char>(std::cin), std::istreambuf_iterator<char>());
+    } else {
+      std::ifstream f(file, std::ios::binary);
+      if (!f) return LocalFailure("decode: open " + file, errno);
+      content.assign(std::istreambuf_iterator<char>(f), std::istreambuf_iterator<char>());
+    }
+    std::vector<uint8_t> bytes(content.begin(), content.end());
+    if (pcap::LooksLikeCapture(bytes)) {
+      if (capture) return UsageFailure("decode reads one capture at a time");
+      capture.emplace(file, std::move(bytes));
+    } else {
+      hex += content;
+    }
+    return std::nullopt;
+  };
   for (size_t i = 0; i < args.size(); ++i) {
     if (args[i] == "--file" || args[i] == "-f") {
       if (i + 1 >= args.size()) return UsageFailure("decode: --file needs a FILE");
-      const std::string& file = args[++i];
-      std::string text;
-      if (file == "-") {
-        text.assign(std::istreambuf_iterator<char>(std::cin), std::istreambuf_iterator<char>());
+      if (auto failed = read_file(args[++i])) return failed;
+    } else if (args[i] == "--port" || args[i].rfind("--port=", 0) == 0) {
+      std::string value;
+      if (args[i] == "--port") {
+        if (i + 1 >= args.size()) return UsageFailure("decode: --port needs a number");
+        value = args[++i];
       } else {
-        std::ifstream f(file);
-        if (!f) return LocalFailure("decode: open " + file, errno);
-        text.assign(std::istreambuf_iterator<char>(f), std::istreambuf_iterator<char>());
+        value = args[i].substr(7);
       }
-      hex += text;
+      uint64_t n = 0;
+      if (!ParseUint(value, 65535, &n) || n == 0) return UsageFailure("decode: --port must be 1 to 65535");
+      port = static_cast<uint16_t>(n);
+    } else if (args[i] == "--dialect" || args[i].rfind("--dialect=", 0) == 0) {
+      // Also accepted after the command: `p9x decode capture.pcapng --dialect legacy`.
+      std::string value;
+      if (args[i] == "--dialect") {
+        if (i + 1 >= args.size()) return UsageFailure("decode: --dialect needs auto, xqid or legacy");
+        value = args[++i];
+      } else {
+        value = args[i].substr(10);
+      }
+      if (value != "auto" && value != "xqid" && value != "legacy") {
+        return UsageFailure("--dialect must be auto, xqid or legacy, not \"" + value + "\"");
+      }
+      ctx.g.dialect_given = value != "auto";
+      ctx.g.dialect = value == "xqid"     ? negotiation::DialectChoice::kXqidOnly
+                      : value == "legacy" ? negotiation::DialectChoice::kLegacyOnly
+                                          : negotiation::DialectChoice::kAuto;
+    } else if (std::error_code ec; std::filesystem::is_regular_file(args[i], ec)) {
+      if (auto failed = read_file(args[i])) return failed;
+    } else if (args[i].find_first_of("./") != std::string::npos) {
+      return LocalFailure("decode: open " + args[i], ENOENT);  // meant as a file: not hex
     } else {
       hex += args[i];
     }
   }
-  if (hex.empty()) return UsageFailure("decode needs HEX or --file FILE");
+  if (capture) {
+    if (!hex.empty()) return UsageFailure("decode: give either a capture or hex, not both");
+    return DecodeCapture(ctx, capture->first, capture->second, port);
+  }
+  if (port) return UsageFailure("decode: --port applies to a capture file");
+  if (hex.empty()) return UsageFailure("decode needs HEX, --file FILE or a capture file");
   // Tolerate "0x" prefixes and separators people paste from dumps.
   std::string clean;
   for (size_t i = 0; i < hex.size(); ++i) {
@@ -935,11 +1072,25 @@ const Command kCommands[] = {
      "Twalk returned (the server's identity for the file), noting directory entries whose qid\n"
      "differs. Two paths with the same qid are the same file as far as a client can tell.",
      true, RunTree},
-    {"decode", "decode HEX... | decode --file FILE", "print frames given as hex (no server needed)",
+    {"decode", "decode HEX... | decode --file FILE | decode CAPTURE [--port N]",
+     "print frames given as hex, or every 9P frame in a packet capture (no server needed)",
      "Decodes one or more concatenated 9P frames from hex digits (whitespace, ':' and 0x ignored;\n"
      "--file FILE reads the hex from FILE, '-' for standard input) and prints each in the codec's\n"
      "text form. --dialect xqid decodes 21-byte qids; auto (default) uses 13-byte qids unless the\n"
-     "frame only decodes with 21-byte ones. Exit status 1 if a frame does not decode.",
+     "frame only decodes with 21-byte ones.\n"
+     "\n"
+     "A CAPTURE is a pcap or pcapng file (dumpcap, tshark, tcpdump; recognised by its magic number,\n"
+     "also through --file). Every TCP connection with an end on port 564 or 5640, or whose client\n"
+     "starts with a Tversion, is reassembled (retransmissions, reordering, a capture that starts\n"
+     "mid-stream) and split into frames; --port N reads only port N. One line per frame: capture\n"
+     "time (UTC), [conversation] client -> server, direction (c->s, s->c) and the text form;\n"
+     "--json gives an array of objects with packet, time, conversation, client, server, direction,\n"
+     "dialect, msize, size, text (and error). Each conversation is decoded in the dialect its\n"
+     "Tversion/Rversion agreed (9P2000.L until then; guessed from the qid size when the exchange\n"
+     "was not captured) unless --dialect xqid or legacy is given. Notes about skipped or lost\n"
+     "bytes go to standard error.\n"
+     "\n"
+     "Exit status 1 if a frame does not decode (each one is named) or the capture is damaged.",
      false, RunDecode},
     {"describe", "describe [MESSAGE]", "a message's spec entry and byte layout (no server needed)",
      "Prints the message table's entry for MESSAGE (Twalk, Rwalk, walk for both, or a type number):\n"
@@ -989,6 +1140,7 @@ void PrintMainHelp() {
       "  p9x --target unix:/run/p9xd.sock --aname /srv/export ls -l\n"
       "  p9x --target 'exec:p9xd --stdio --export /srv/export' tree\n"
       "  p9x decode 1500000064ffff0020000008003950323030302e4c\n"
+      "  p9x decode capture.pcapng --port 5640\n"
       "  p9x describe walk\n");
 }
 

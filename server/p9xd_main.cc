@@ -42,6 +42,8 @@ void Usage(FILE* out) {
                "      --msize-max N       largest msize to agree (default %u)\n"
                "      --no-xqid           do not offer the xqid dialect\n"
                "      --max-connections N, --max-fids N\n"
+               "      --max-queued-reply-bytes N  per connection: stop reading its requests while this\n"
+               "                          many reply bytes wait for it to read them (default 16 MiB)\n"
                "      --workers N         threads for requests that may block (default 2 x cores)\n"
                "      --trace             print every message (the codec's text form) to stderr\n"
                "  -v, --verbose           more log output; -q, --quiet: errors only\n"
@@ -59,7 +61,7 @@ int main(int argc, char** argv) {
   bool stdio = false;
   int rfd = -1, wfd = -1;
   enum { kStdio = 256, kReadonly, kMultidevs, kQidState, kIdentity, kSquashUid, kSquashGid, kMsizeMax, kNoXqid,
-         kMaxConn, kMaxFids, kWorkers, kTrace };
+         kMaxConn, kMaxFids, kMaxQueued, kWorkers, kTrace };
   static const option kLong[] = {
       {"export", required_argument, nullptr, 'e'}, {"listen", required_argument, nullptr, 'l'},
       {"stdio", no_argument, nullptr, kStdio},     {"rfd", required_argument, nullptr, 'r'},
@@ -68,7 +70,8 @@ int main(int argc, char** argv) {
       {"identity", required_argument, nullptr, kIdentity}, {"squash-uid", required_argument, nullptr, kSquashUid},
       {"squash-gid", required_argument, nullptr, kSquashGid}, {"msize-max", required_argument, nullptr, kMsizeMax},
       {"no-xqid", no_argument, nullptr, kNoXqid},  {"max-connections", required_argument, nullptr, kMaxConn},
-      {"max-fids", required_argument, nullptr, kMaxFids}, {"workers", required_argument, nullptr, kWorkers},
+      {"max-fids", required_argument, nullptr, kMaxFids},
+      {"max-queued-reply-bytes", required_argument, nullptr, kMaxQueued}, {"workers", required_argument, nullptr, kWorkers},
       {"trace", no_argument, nullptr, kTrace},     {"verbose", no_argument, nullptr, 'v'},
       {"quiet", no_argument, nullptr, 'q'},        {"help", no_argument, nullptr, 'h'},
       {nullptr, 0, nullptr, 0}};
@@ -104,6 +107,7 @@ int main(int argc, char** argv) {
       case kNoXqid: options.policy.supported = p9x::negotiation::FeatureSet(); break;
       case kMaxConn: options.max_connections = static_cast<uint32_t>(std::atoi(optarg)); break;
       case kMaxFids: options.max_fids_per_connection = static_cast<uint32_t>(std::atoi(optarg)); break;
+      case kMaxQueued: options.max_queued_reply_bytes = std::strtoull(optarg, nullptr, 0); break;
       case kWorkers: options.worker_threads = static_cast<unsigned>(std::atoi(optarg)); break;
       case kTrace: options.trace = true; break;
       case 'v': options.log_level = 2; break;

@@ -212,6 +212,11 @@ using Reply = Result<std::vector<uint8_t>>;
 // The connection's read buffer: its size at first, and the most it keeps between large frames.
 constexpr size_t kInitialReadBuffer = 8 * 1024;
 constexpr size_t kKeptReadBuffer = 64 * 1024;
+// A reply buffer sized for a whole count (Rread, Rreaddir) that came back shorter gives back the
+// rest when more than this is unused: back-pressure counts a queued reply's size, so a short
+// reply must not hold the memory of a full one (a client that never reads its Rreads at end of
+// file would otherwise pin count bytes per 11-byte reply).
+constexpr size_t kMaxUnusedReplyBytes = 4096;
 
 // ---- the server's shared state ----
 
@@ -278,7 +283,9 @@ class Connection : public std::enable_shared_from_this<Connection> {
   void Dispatch(std::span<const uint8_t> frame, std::vector<uint8_t>* owned);
   // Queues a reply for `tag` and retires the tag, queueing the Rflush of every Tflush that was
   // waiting for it (after the reply: flush(5)). Drops it if a Tversion came in between.
-  void Complete(uint16_t tag, uint64_t generation, std::vector<uint8_t> bytes, bool wake);
+  // `release`: the bytes this request had reserved (OverBudgetLocked), given back whether or not
+  // the reply is still wanted.
+  void Complete(uint16_t tag, uint64_t generation, std::vector<uint8_t> bytes, bool wake, size_t release = 0);
   void QueueLocked(std::vector<uint8_t> bytes);
   void CompleteLocked(uint16_t tag, uint64_t generation, std::vector<uint8_t>* bytes);
   void Trace(const char* dir, std::span<const uint8_t> bytes, const WireContext& wire);
@@ -300,22 +307,33 @@ class Connection : public std::enable_shared_from_this<Connection> {
   }
 
   // ---- fids ----
-  FidRef GetFid(uint32_t fid) {
+  // The table belongs to one session: fid_generation_ moves with generation_ (once per
+  // Tversion), and handlers pass their Request::generation. A worker still running a request of
+  // a session that a Tversion ended finds no fid and can add or take none (version(5): "all
+  // active fids are freed"; without this, an old Txattrwalk could add its newfid to the new
+  // session, or an old Tremove take a new fid of the same number).
+  FidRef GetFid(uint32_t fid, uint64_t generation) {
     std::lock_guard lock(fids_mu_);
+    if (generation != fid_generation_) return nullptr;
     auto it = fids_.find(fid);
     return it == fids_.end() ? nullptr : it->second;
   }
-  bool HasFid(uint32_t fid) { return GetFid(fid) != nullptr; }
-  Result<void> PutFid(uint32_t fid, FidRef f) {
+  bool HasFid(uint32_t fid) {  // on the connection thread: the current session
     std::lock_guard lock(fids_mu_);
+    return fids_.count(fid) != 0;
+  }
+  Result<void> PutFid(uint32_t fid, FidRef f, uint64_t generation) {
+    std::lock_guard lock(fids_mu_);
+    if (generation != fid_generation_) return Unexpected(Errno::kEBADF);
     if (fids_.size() >= s_.options.max_fids_per_connection && !fids_.count(fid)) {
       return Unexpected(Errno::kEMFILE);
     }
     fids_[fid] = std::move(f);
     return {};
   }
-  FidRef TakeFid(uint32_t fid) {
+  FidRef TakeFid(uint32_t fid, uint64_t generation) {
     std::lock_guard lock(fids_mu_);
+    if (generation != fid_generation_) return nullptr;
     auto it = fids_.find(fid);
     if (it == fids_.end()) return nullptr;
     FidRef f = std::move(it->second);
@@ -374,18 +392,26 @@ class Connection : public std::enable_shared_from_this<Connection> {
   size_t in_len_ = 0;
   bool read_eof_ = false;
   bool fatal_ = false;  // framing lost: close after flushing what is queued
+  bool frames_left_ = false;  // ProcessFrames stopped at the budget with whole frames unread
 
   // Shared with workers, under out_mu_.
   std::mutex out_mu_;
   std::deque<std::vector<uint8_t>> out_;
   size_t out_offset_ = 0;  // bytes of out_.front() already written
   size_t out_bytes_ = 0;
+  // Bytes that requests handed to workers hold or may still add to out_: the frame's copy plus
+  // the largest reply it can make (a whole count for Tread/Treaddir).
+  size_t reserved_bytes_ = 0;
+  // Back-pressure: replies queued and reserved reach max_queued_reply_bytes. Until then the
+  // connection takes no further request (it stops dispatching, then stops reading).
+  bool OverBudgetLocked() const { return out_bytes_ + reserved_bytes_ >= s_.options.max_queued_reply_bytes; }
   std::unordered_map<uint16_t, std::vector<uint16_t>> in_flight_;  // tag -> Tflush tags waiting
   uint64_t generation_ = 0;
   WireContext trace_wire_;
 
   std::mutex fids_mu_;
   std::unordered_map<uint32_t, FidRef> fids_;
+  uint64_t fid_generation_ = 0;  // see GetFid
 };
 
 // ---- I/O loop ----
@@ -397,13 +423,19 @@ void Connection::Run() {
   // <= 64 KiB per idle connection), and the buffer grows to a frame's size when one needs it.
   in_.resize(kInitialReadBuffer);
   while (!stop_.load()) {
-    bool want_write, want_read;
+    bool want_write, want_read, over_budget;
     {
       std::lock_guard lock(out_mu_);
       want_write = !out_.empty();
-      // Back-pressure: stop reading while this client has too many reply bytes queued.
-      want_read = !read_eof_ && !fatal_ && out_bytes_ < s_.options.max_queued_reply_bytes;
-      if ((read_eof_ || fatal_) && !want_write && (in_flight_.empty() || fatal_)) break;
+      // Back-pressure: stop reading while this client has too many reply bytes queued or coming.
+      over_budget = OverBudgetLocked();
+      want_read = !read_eof_ && !fatal_ && !over_budget;
+      if (!want_write && (fatal_ || (read_eof_ && in_flight_.empty() && !frames_left_))) break;
+    }
+    if (frames_left_ && !over_budget && !fatal_) {
+      // Room again for the whole frames that were waiting in the read buffer.
+      ProcessFrames();
+      continue;
     }
     pollfd fds[3];
     nfds_t n = 0;
@@ -445,6 +477,7 @@ void Connection::Run() {
   }
   std::lock_guard lock(fids_mu_);
   fids_.clear();
+  ++fid_generation_;
 }
 
 bool Connection::ReadSome() {
@@ -521,9 +554,10 @@ void Connection::CompleteLocked(uint16_t tag, uint64_t generation, std::vector<u
   }
 }
 
-void Connection::Complete(uint16_t tag, uint64_t generation, std::vector<uint8_t> bytes, bool wake) {
+void Connection::Complete(uint16_t tag, uint64_t generation, std::vector<uint8_t> bytes, bool wake, size_t release) {
   {
     std::lock_guard lock(out_mu_);
+    reserved_bytes_ -= release;
     CompleteLocked(tag, generation, &bytes);
   }
   if (wake) Wake();
@@ -531,7 +565,15 @@ void Connection::Complete(uint16_t tag, uint64_t generation, std::vector<uint8_t
 
 void Connection::ProcessFrames() {
   size_t pos = 0;
+  frames_left_ = false;
   while (!fatal_ && in_len_ - pos >= 4) {
+    {
+      std::lock_guard lock(out_mu_);
+      if (OverBudgetLocked()) {
+        frames_left_ = true;
+        break;
+      }
+    }
     const WireContext wire = session_.wire();
     const uint8_t* p = in_.data() + pos;
     auto size = PeekFrameSize(std::span<const uint8_t, 4>(p, 4), wire);
@@ -655,11 +697,20 @@ void Connection::OnRequest(std::span<const uint8_t> frame, std::vector<uint8_t>*
           // there, so no view outlives the bytes it points into.
           auto bytes = std::make_shared<std::vector<uint8_t>>(
               owned ? std::move(*owned) : std::vector<uint8_t>(frame.begin(), frame.end()));
-          s_.pool->Post([self = shared_from_this(), req, bytes] {
+          size_t reserve = bytes->size() + kHeaderSize + 4;
+          if constexpr (std::is_same_v<M, Tread> || std::is_same_v<M, Treaddir>) {
+            reserve += std::min(msg.count, req.wire.msize - kRreadHeaderSize);
+          }
+          {
+            std::lock_guard lock(out_mu_);
+            reserved_bytes_ += reserve;
+          }
+          s_.pool->Post([self = shared_from_this(), req, bytes, reserve] {
             M job_msg{};
             (void)DecodeInto(std::span<const uint8_t>(*bytes), req.wire, &job_msg);
             Reply r = self->Handle(job_msg, req);
-            self->Complete(req.tag, req.generation, r ? std::move(*r) : ErrorFrame(req.tag, r.error()), true);
+            self->Complete(req.tag, req.generation, r ? std::move(*r) : ErrorFrame(req.tag, r.error()), true,
+                           reserve);
           });
         } else {
           Reply r = Handle(msg, req);
@@ -678,6 +729,7 @@ void Connection::HandleVersion(const Tversion& m, uint16_t tag) {
   {
     std::lock_guard lock(fids_mu_);
     fids_.clear();
+    ++fid_generation_;  // with generation_ below
   }
   std::lock_guard lock(out_mu_);
   ++generation_;
@@ -712,8 +764,8 @@ void Connection::HandleFlush(const Tflush& m, uint16_t tag) {
 
 // The fid rules were checked when the request arrived, but a concurrent Tclunk on a worker
 // thread may have released the fid since: look it up again and answer EBADF if it is gone.
-#define P9X_FID(var, id)       \
-  FidRef var = GetFid(id);     \
+#define P9X_FID(var, id)                 \
+  FidRef var = GetFid(id, req.generation); \
   if (!var) return Unexpected(Errno::kEBADF)
 
 Result<Qid> Connection::QidOf(const NodeRef& node, Dialect d, struct stat* st_out) {
@@ -773,7 +825,7 @@ Reply Connection::Handle(const Tattach& m, const Request& req) {
   }
   auto q = QidOf(f->node, req.wire.dialect);
   if (!q) return Unexpected(q.error());
-  if (auto put = PutFid(m.fid, f); !put) return Unexpected(put.error());
+  if (auto put = PutFid(m.fid, f, req.generation); !put) return Unexpected(put.error());
   return Make(req, Rattach{*q});
 }
 
@@ -813,7 +865,7 @@ Reply Connection::Handle(const Twalk& m, const Request& req) {
     f->node = node;
     f->uid = from->uid;
     f->gid = from->gid;
-    if (auto put = PutFid(m.newfid, f); !put) return Unexpected(put.error());
+    if (auto put = PutFid(m.newfid, f, req.generation); !put) return Unexpected(put.error());
   }
   return Make(req, r);
 }
@@ -865,6 +917,7 @@ Reply Connection::Handle(const Tread& m, const Request& req) {
   if (!got) return Unexpected(got.error());
   const size_t n = *got;
   out.resize(kRreadHeaderSize + static_cast<size_t>(n));
+  if (out.capacity() - out.size() > kMaxUnusedReplyBytes) out.shrink_to_fit();
   EncodeCountedReplyHeader(std::span<uint8_t, kRreadHeaderSize>(out.data(), kRreadHeaderSize), MsgType::kRread,
                            req.tag, static_cast<uint32_t>(n));
   return out;
@@ -890,7 +943,7 @@ Reply Connection::Handle(const Twrite& m, const Request& req) {
 
 Reply Connection::Handle(const Tclunk& m, const Request& req) {
   // clunk(5): the fid is released whatever the reply.
-  FidRef f = TakeFid(m.fid);
+  FidRef f = TakeFid(m.fid, req.generation);
   if (!f) return Unexpected(Errno::kEBADF);
   std::lock_guard lock(f->mu);
   if (f->kind == Fid::Kind::kXattrWrite) {
@@ -908,7 +961,7 @@ Reply Connection::Handle(const Tclunk& m, const Request& req) {
 
 Reply Connection::Handle(const Tremove& m, const Request& req) {
   // remove(5): "the fid is clunked even if the remove fails".
-  FidRef f = TakeFid(m.fid);
+  FidRef f = TakeFid(m.fid, req.generation);
   if (!f) return Unexpected(Errno::kEBADF);
   auto as = As(*f);
   if (auto removed = s_.fs->Remove(f->node); !removed) return Unexpected(removed.error());
@@ -1006,7 +1059,7 @@ Reply Connection::Handle(const Txattrwalk& m, const Request& req) {
   x->kind = Fid::Kind::kXattrRead;
   x->xattr = std::move(*value);
   const uint64_t size = x->xattr.size();
-  if (auto put = PutFid(m.newfid, std::move(x)); !put) return Unexpected(put.error());
+  if (auto put = PutFid(m.newfid, std::move(x), req.generation); !put) return Unexpected(put.error());
   return Make(req, Rxattrwalk{size});
 }
 
@@ -1055,6 +1108,7 @@ Reply Connection::Handle(const Treaddir& m, const Request& req) {
   (void)failure;
   const uint32_t n = static_cast<uint32_t>(writer.size());
   out.resize(kRreadHeaderSize + n);
+  if (out.capacity() - out.size() > kMaxUnusedReplyBytes) out.shrink_to_fit();
   EncodeCountedReplyHeader(std::span<uint8_t, kRreadHeaderSize>(out.data(), kRreadHeaderSize),
                            MsgType::kRreaddir, req.tag, n);
   return out;
@@ -1165,14 +1219,21 @@ Result<std::unique_ptr<Server>, std::string> Server::Create(ServerOptions option
 }
 
 void Server::ServeConnection(int read_fd, int write_fd, std::string peer_name) {
+  ++active_connections_;
+  ServeCounted(read_fd, write_fd, std::move(peer_name));
+}
+
+void Server::ServeCounted(int read_fd, int write_fd, std::string peer_name) {
   auto conn = std::make_shared<Connection>(*impl_, read_fd, write_fd, std::move(peer_name));
   std::list<std::function<void()>>::iterator me;
   {
     std::lock_guard lock(impl_->connections_mu);
-    if (impl_->stopping.load()) return;
+    if (impl_->stopping.load()) {
+      --active_connections_;
+      return;
+    }
     me = impl_->stoppers.insert(impl_->stoppers.end(), [conn] { conn->Stop(); });
   }
-  ++active_connections_;
   conn->Run();
   --active_connections_;
   std::lock_guard lock(impl_->connections_mu);
@@ -1180,13 +1241,19 @@ void Server::ServeConnection(int read_fd, int write_fd, std::string peer_name) {
 }
 
 void Server::ServeConnectionAsync(int fd, std::string peer_name) {
-  if (active_connections_.load() >= options_.max_connections) {
-    Log(1, options_.log_level, "%s: refused: %u connections already", peer_name.c_str(), options_.max_connections);
-    close(fd);
-    return;
-  }
+  // Counted here, before its thread starts: otherwise a burst of connections all pass this check
+  // before any of their threads has counted itself.
+  size_t active = active_connections_.load();
+  do {
+    if (active >= options_.max_connections) {
+      Log(1, options_.log_level, "%s: refused: %u connections already", peer_name.c_str(), options_.max_connections);
+      close(fd);
+      return;
+    }
+  } while (!active_connections_.compare_exchange_weak(active, active + 1));
   std::lock_guard lock(impl_->connections_mu);
   if (impl_->stopping.load()) {
+    --active_connections_;
     close(fd);
     return;
   }
@@ -1205,13 +1272,14 @@ void Server::ServeConnectionAsync(int fd, std::string peer_name) {
       &thread, &attr,
       [](void* p) -> void* {
         std::unique_ptr<Args> a(static_cast<Args*>(p));
-        a->server->ServeConnection(a->fd, a->fd, std::move(a->peer));
+        a->server->ServeCounted(a->fd, a->fd, std::move(a->peer));
         return nullptr;
       },
       args);
   pthread_attr_destroy(&attr);
   if (rc != 0) {
     delete args;
+    --active_connections_;
     close(fd);
     return;
   }

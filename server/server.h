@@ -9,9 +9,11 @@
 // Because every reply goes through that one queue in the order it was completed, "the reply to
 // the flushed request must be sent first" (flush(5)) holds by construction: the Rflush is queued
 // right after the old request's reply.
-// Back-pressure: when a client stops reading, its queue grows to max_queued_reply_bytes; the
-// connection then stops reading new requests until the queue drains, so a client that never
-// reads costs at most that much memory and blocks nobody else.
+// Back-pressure: the replies queued for a connection, plus what its requests on the workers hold
+// or may still add (the frame, and the largest reply it can make), are bounded by
+// max_queued_reply_bytes; at the bound the connection takes no further request until the queue
+// drains, so a client that never reads costs about that much memory (plus one request) and
+// blocks nobody else.
 #pragma once
 
 #include <sys/types.h>
@@ -77,6 +79,8 @@ class Server {
 
  private:
   explicit Server(ServerOptions options);
+  // ServeConnection for a connection already counted in active_connections_ (which it uncounts).
+  void ServeCounted(int read_fd, int write_fd, std::string peer_name);
   ServerOptions options_;
   std::unique_ptr<Impl> impl_;
   std::atomic<size_t> active_connections_{0};

@@ -1,18 +1,33 @@
 #!/usr/bin/env bash
-# Builds fuzz_decode_frame with clang (libFuzzer, ASan, UBSan) in its own build directory and runs
-# it for a bounded time, seeded from the golden vectors and the kept corpus.
+# Builds a libFuzzer target with clang (libFuzzer, ASan, UBSan) in its own build directory and
+# runs it for a bounded time, seeded from its kept corpus (and, for the codec, the golden vectors).
 #
-#   codec/fuzz/run_fuzz.sh [SECONDS]     fuzz for SECONDS (default 60); exit 1 on any finding
-#   codec/fuzz/run_fuzz.sh --merge       fold what the last runs found into codec/fuzz/corpus
-#                                        (libFuzzer -merge=1 keeps only inputs adding coverage)
+#   codec/fuzz/run_fuzz.sh [--target T] [SECONDS]   fuzz for SECONDS (default 60); exit 1 on any finding
+#   codec/fuzz/run_fuzz.sh [--target T] --merge     fold what the last runs found into T's corpus
+#                                                   (libFuzzer -merge=1 keeps only inputs adding coverage)
 #
+# Targets: codec (default): fuzz_decode_frame, the frame decoder, corpus codec/fuzz/corpus;
+#          server: fuzz_server, p9xd's protocol engine driven by operation sequences
+#          (server/fuzz/fuzz_server.cc), corpus server/fuzz/corpus.
 # The build directory is build-fuzz/ (or $P9X_FUZZ_BUILD_DIR). New inputs go to
-# build-fuzz/fuzz-work/corpus, never into the source tree unless --merge is asked for. A crash
-# leaves its input as build-fuzz/fuzz-work/crash-* and prints the hex of the offending frame.
+# build-fuzz/fuzz-work/corpus (server: build-fuzz/fuzz-work-server/corpus), never into the source
+# tree unless --merge is asked for. A crash leaves its input as fuzz-work*/crash-* and prints what
+# was violated (the codec: the hex of the offending frame; the server: the recent exchange).
 set -euo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
 build=${P9X_FUZZ_BUILD_DIR:-$root/build-fuzz}
-work=$build/fuzz-work
+target=codec
+if [[ "${1:-}" == "--target" ]]; then
+  target=${2:-}
+  shift 2 || { echo "run_fuzz: --target needs codec or server" >&2; exit 2; }
+fi
+case $target in
+  codec) name=fuzz_decode_frame; work=$build/fuzz-work; kept=$root/codec/fuzz/corpus
+         fuzzer=$build/codec/fuzz/fuzz_decode_frame; max_len=4096 ;;
+  server) name=fuzz_server; work=$build/fuzz-work-server; kept=$root/server/fuzz/corpus
+          fuzzer=$build/server/fuzz/fuzz_server; max_len=4096 ;;
+  *) echo "run_fuzz: unknown target '$target' (codec or server)" >&2; exit 2 ;;
+esac
 mode=run
 seconds=60
 if [[ "${1:-}" == "--merge" ]]; then mode=merge; elif [[ -n "${1:-}" ]]; then seconds=$1; fi
@@ -35,11 +50,12 @@ if [[ ! -f "$build/CMakeCache.txt" ]]; then
     -DCMAKE_BUILD_TYPE=RelWithDebInfo -DP9X_FUZZ=ON -DP9X_BENCH=OFF \
     -DP9X_SANITIZE=address,undefined -DCMAKE_CXX_FLAGS=-fsanitize=fuzzer-no-link >/dev/null
 fi
-cmake --build "$build" --target fuzz_decode_frame -j "$(nproc)"
+cmake --build "$build" --target "$name" -j "$(nproc)"
 
-# Seeds: the bytes of every golden vector (valid and invalid) as one file each.
+# Seeds: the codec's are the bytes of every golden vector (valid and invalid) as one file each;
+# the server's are its kept corpus (hand-written sessions and what earlier runs merged).
 mkdir -p "$work/seeds" "$work/corpus"
-python3 - "$root/spec/vectors" "$work/seeds" <<'EOF'
+[[ $target == codec ]] && python3 - "$root/spec/vectors" "$work/seeds" <<'EOF'
 import os, sys
 src, dst = sys.argv[1], sys.argv[2]
 for sub in ("valid", "invalid"):
@@ -50,15 +66,25 @@ for sub in ("valid", "invalid"):
                     f.write(bytes.fromhex(line[5:].replace(" ", "").strip()))
 EOF
 
-fuzzer=$build/codec/fuzz/fuzz_decode_frame
-flags=(-max_len=4096 -timeout=10 -rss_limit_mb=2048 -print_final_stats=1)
+# The server target runs whole sessions (threads, sockets): a generous per-input timeout.
+timeout=10
+[[ $target == server ]] && timeout=30
+flags=(-max_len=$max_len -timeout=$timeout -rss_limit_mb=2048 -print_final_stats=1)
 export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=1}
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
 if [[ $mode == merge ]]; then
-  "$fuzzer" -merge=1 "${flags[@]}" "$root/codec/fuzz/corpus" "$work/corpus" "$work/seeds"
-  echo "run_fuzz: codec/fuzz/corpus now holds $(ls "$root/codec/fuzz/corpus" | wc -l) inputs"
+  # The server's inputs are whole sessions whose hit counts vary with thread timing: its merge
+  # keeps inputs that add edges only (-use_counters=0), so that the kept corpus stays small.
+  merge_flags=()
+  [[ $target == server ]] && merge_flags=(-use_counters=0)
+  "$fuzzer" -merge=1 "${flags[@]}" "${merge_flags[@]}" "$kept" "$work/corpus" "$work/seeds"
+  echo "run_fuzz: ${kept#$root/} now holds $(ls "$kept" | wc -l) inputs"
   exit 0
 fi
-echo "run_fuzz: fuzzing DecodeFrame (both dialects) for ${seconds}s"
+if [[ $target == codec ]]; then
+  echo "run_fuzz: fuzzing DecodeFrame (both dialects) for ${seconds}s"
+else
+  echo "run_fuzz: fuzzing p9xd (operation sequences over a MemFs) for ${seconds}s"
+fi
 "$fuzzer" "${flags[@]}" -max_total_time="$seconds" -artifact_prefix="$work/" \
-  "$work/corpus" "$root/codec/fuzz/corpus" "$work/seeds"
+  "$work/corpus" "$kept" "$work/seeds"

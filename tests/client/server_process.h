@@ -107,6 +107,8 @@ class ServerProcess {
     return rc == 0;
   }
 
+  pid_t pid() const { return pid_; }  // -1 when not started or stopped
+
   bool running() {
     if (pid_ <= 0) return false;
     return waitpid(pid_, nullptr, WNOHANG) == 0;

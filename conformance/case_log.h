@@ -41,6 +41,13 @@ class CaseLog {
   void Nonconformance(std::string text);
 
   const std::vector<std::string>& nonconformances() const { return nonconformances_; }
+  // True once a frame was sent: the case reached the server.
+  bool sent_any_frame() const {
+    for (const Entry& e : entries_) {
+      if (e.dir == '>') return true;
+    }
+    return false;
+  }
   // The transcript, one line per entry ("c1 -> Twalk{...}"), cut after `max_chars` characters.
   std::string Pretty(size_t max_chars, bool* truncated) const;
   // Each frame as "c1 -> <hex>", cut after `max_chars` characters.

@@ -436,14 +436,16 @@ int RunConformance(const RunOptions& options, const Catalogue& catalogue, FILE* 
       log.Skip(skip);
     } else if (!server_gone_after.empty()) {
       log.Fail("the server is gone: it stopped answering during " + server_gone_after);
-    } else if (!log.stopped()) {
+    }
+    auto run_case = [&] {
       CaseContext context(env, log, "c" + std::to_string(index));
       try {
         c->run(context);
       } catch (const std::exception& e) {
         log.Fail(std::string("runner error: ") + e.what());
       }
-    }
+    };
+    if (skip.empty() && server_gone_after.empty() && !log.stopped()) run_case();
     const auto micros = std::chrono::duration_cast<std::chrono::microseconds>(Clock::now() - start).count();
     if (log.failed() && server_gone_after.empty()) {
       std::string why;
@@ -454,6 +456,14 @@ int RunConformance(const RunOptions& options, const Catalogue& catalogue, FILE* 
           const int rc = RunShell(options.restart_cmd, out);
           if (rc == 0 && ServerAnswers(options.target, timeout, &why)) {
             report.add_server_restarts(c->name);
+            if (!log.sent_any_frame()) {
+              // The case never reached the server (it was still restarting after the case
+              // before, or died between cases): its failure says nothing about the case. Run
+              // it once more on the restarted server.
+              std::fprintf(out, "!! %s did not reach the server; running it again\n", c->name.c_str());
+              log = CaseLog();
+              run_case();
+            }
           } else {
             why = "--restart-cmd exited " + std::to_string(rc) + "; " + why;
             server_gone_after = c->name;

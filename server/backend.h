@@ -139,11 +139,22 @@ class OpenFile {
 };
 
 // One directory entry as ReadDirPlus offers it: the name, the cookie that resumes after it, and
-// the entry's attributes (from which the engine makes its qid and d_type).
+// what the engine makes the entry's qid and d_type from: the (device, inode) identity and the
+// file type. Contract: (dev, ino) are the st_dev and st_ino that a stat of the entry would give
+// (for a mount point: the mounted root's), so that the entry's qid path equals the walk qid's.
+// A backend may know them without a stat (HostFs: d_ino from getdents64); it stats when it
+// cannot be sure (mount points, DT_UNKNOWN, filesystems whose d_ino is not st_ino).
 struct DirEntryPlus {
   std::string_view name;
   uint64_t next_offset;
-  const struct stat& st;
+  uint64_t dev;
+  uint64_t ino;
+  mode_t type;  // the S_IFMT bits of st_mode
+
+  static DirEntryPlus FromStat(std::string_view name, uint64_t next_offset, const struct stat& st) {
+    return {name, next_offset, static_cast<uint64_t>(st.st_dev), static_cast<uint64_t>(st.st_ino),
+            static_cast<mode_t>(st.st_mode & S_IFMT)};
+  }
 };
 
 class Backend {

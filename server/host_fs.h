@@ -76,12 +76,18 @@ class HostOpenFile final : public OpenFile {
 struct DirEntry {
   std::string name;
   uint64_t next_offset = 0;  // cookie to resume after this entry
+  uint64_t d_ino = 0;
   uint8_t d_type = 0;
   uint16_t reclen = 0;  // size of the getdents64 record (internal)
 };
 
+// The mount points of the server's mount namespace, by the directory that holds them
+// (host_fs.cc). HostFs asks it which entries of a directory must be stat'ed in ReadDirPlus.
+class MountPoints;
+
 class HostFs final : public Backend {
  public:
+  ~HostFs() override;
   // Opens the export root. Fails with the host errno if it is not a directory.
   static Result<std::unique_ptr<HostFs>> Open(const std::string& root_path);
 
@@ -128,13 +134,14 @@ class HostFs final : public Backend {
   static Result<void> ValidName(std::string_view name) { return server::ValidName(name); }
 
  private:
-  explicit HostFs(NodeRef root) : root_(std::move(root)) {}
+  HostFs(NodeRef root, std::unique_ptr<MountPoints> mounts);
   Result<NodeRef> Child(const NodeRef& dir, std::string_view name);
   Result<bool> FillDirBuffer(HostOpenFile& dir);
   Result<void> SeekDir(HostOpenFile& dir, uint64_t offset);
   static bool PeekDirEntry(HostOpenFile& dir, DirEntry* out);
 
   NodeRef root_;
+  std::unique_ptr<MountPoints> mounts_;
 };
 
 // Treaddir semantics: `offset` is 0 or the cookie of the last entry the client consumed. An

@@ -733,5 +733,63 @@ TEST_F(HostFsTest, WalkCrossesAMountPointInsideTheExport) {
   EXPECT_EQ(WEXITSTATUS(status), 0) << "1: open, 2: same st_dev, 3: inner, 4: ..";
 }
 
+// ReadDirPlus takes an entry's identity from getdents64 without a stat, except where the entry
+// may be on another device. A mount point's d_ino is the inode it covers: its identity must be
+// the mounted root's, as a walk gives, including for mounts made after HostFs opened (the mount
+// table is re-read when it changes) and for a file bind-mounted over a file.
+TEST_F(HostFsTest, ReadDirPlusGivesMountPointsTheMountedRootsIdentity) {
+  for (const char* d : {"p1", "d", "plain_dir"}) fs::create_directory(export_ / d);
+  fs::create_directory(export_ / "d" / "p3");
+  WriteFile(export_ / "bindme", "covered");
+  WriteFile(export_ / "plain", "x");
+  symlink("plain", (export_ / "link").c_str());
+  const pid_t child = fork();
+  ASSERT_GE(child, 0);
+  if (child == 0) {
+    if (unshare(CLONE_NEWNS) != 0 || mount(nullptr, "/", nullptr, MS_REC | MS_PRIVATE, nullptr) != 0) _exit(77);
+    auto opened = HostFs::Open(export_);  // before the mounts: they must be noticed later
+    if (!opened) _exit(1);
+    HostFs& hfs = **opened;
+    // Checks every entry of `dir` (host path `host`) against lstat of its name; returns the
+    // number of entries checked, or -1 on a mismatch (printed).
+    auto check = [&](const NodeRef& dir, const fs::path& host) -> int {
+      auto open = hfs.OpenNode(dir, kOpenRdonly | kOpenDirectory);
+      if (!open) return -1;
+      int checked = 0;
+      bool bad = false;
+      auto r = hfs.ReadDirPlus(dir, **open, 0, [&](const DirEntryPlus& e) {
+        if (e.name == "." || e.name == "..") return true;
+        const struct stat st = Lstat(host / std::string(e.name));
+        if (e.dev != static_cast<uint64_t>(st.st_dev) || e.ino != static_cast<uint64_t>(st.st_ino) ||
+            e.type != (st.st_mode & S_IFMT)) {
+          std::fprintf(stderr, "%s: entry (dev %llu, ino %llu, type %o), lstat (dev %llu, ino %llu, type %o)\n",
+                       std::string(e.name).c_str(), (unsigned long long)e.dev, (unsigned long long)e.ino,
+                       e.type, (unsigned long long)st.st_dev, (unsigned long long)st.st_ino,
+                       st.st_mode & S_IFMT);
+          bad = true;
+        }
+        ++checked;
+        return true;
+      });
+      return r && !bad ? checked : -1;
+    };
+    if (check(hfs.root(), export_) != 6) _exit(2);  // p1 d plain_dir bindme plain link
+    if (mount("p9x_test", (export_ / "p1").c_str(), "tmpfs", 0, "size=1m") != 0) _exit(77);
+    if (mount((outside_ / "secret").c_str(), (export_ / "bindme").c_str(), nullptr, MS_BIND, nullptr) != 0) _exit(77);
+    if (mount("p9x_test", (export_ / "d" / "p3").c_str(), "tmpfs", 0, "size=1m") != 0) _exit(77);
+    if (check(hfs.root(), export_) != 6) _exit(3);
+    auto d = hfs.Walk(hfs.root(), "d");
+    if (!d || check(*d, export_ / "d") != 1) _exit(4);
+    if (umount((export_ / "p1").c_str()) != 0) _exit(77);
+    if (check(hfs.root(), export_) != 6) _exit(5);
+    _exit(0);
+  }
+  int status = 0;
+  ASSERT_EQ(waitpid(child, &status, 0), child);
+  ASSERT_TRUE(WIFEXITED(status));
+  if (WEXITSTATUS(status) == 77) GTEST_SKIP() << "cannot mount in a private namespace here";
+  EXPECT_EQ(WEXITSTATUS(status), 0) << "1: open, 2: before mounting, 3: after, 4: d/p3, 5: after umount p1";
+}
+
 }  // namespace
 }  // namespace p9x::server

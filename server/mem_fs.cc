@@ -665,12 +665,12 @@ Result<void> MemFs::ReadDirPlus(const NodeRef& dir, OpenFile& open, uint64_t off
   // "." (cookie 1) and ".." (cookie 2) first: the directory and the node it was walked from.
   if (offset < 1) {
     const struct stat st = StatOf(*d);
-    if (!emit(DirEntryPlus{".", 1, st})) return {};
+    if (!emit(DirEntryPlus::FromStat(".", 1, st))) return {};
   }
   if (offset < 2) {
     const NodeRef up = WalkDotDot(dir);
     const struct stat st = StatOf(*Of(up ? up : dir));
-    if (!emit(DirEntryPlus{"..", 2, st})) return {};
+    if (!emit(DirEntryPlus::FromStat("..", 2, st))) return {};
   }
   if (d->generated) {
     const auto& g = *d->generated;
@@ -679,14 +679,14 @@ Result<void> MemFs::ReadDirPlus(const NodeRef& dir, OpenFile& open, uint64_t off
       name[0] = 'f';
       auto [end, ec] = std::to_chars(name + 1, name + sizeof name, i);
       const struct stat st = StatOf(*GeneratedFile(g, *d, i));
-      if (!emit(DirEntryPlus{std::string_view(name, static_cast<size_t>(end - name)), i + 3, st})) return {};
+      if (!emit(DirEntryPlus::FromStat(std::string_view(name, static_cast<size_t>(end - name)), i + 3, st))) return {};
     }
     return {};
   }
   for (auto it = d->by_cookie.upper_bound(std::max<uint64_t>(offset, 2)); it != d->by_cookie.end(); ++it) {
     const auto& entry = d->children.find(it->second)->second;
     const struct stat st = StatOf(*entry.inode);
-    if (!emit(DirEntryPlus{it->second, it->first, st})) return {};
+    if (!emit(DirEntryPlus::FromStat(it->second, it->first, st))) return {};
   }
   return {};
 }

@@ -89,23 +89,42 @@ P9X_MESSAGE_LIST(P9X_FID_CHECK_FN)
 
 // Runs the current thread with another fsuid/fsgid for the lifetime of the object. Linux's
 // setfsuid/setfsgid act on the calling thread only, which is what a threaded server needs.
+// A thread already running as the wanted identity (a root client on a root server: every
+// request) makes no syscall: each setfsuid allocates and commits new credentials in the kernel
+// even to the same id (bench/PROFILE.md P7), 4 syscalls per request for nothing.
 class ScopedIdentity {
  public:
-  ScopedIdentity(bool active, uid_t uid, gid_t gid) : active_(active) {
-    if (!active_) return;
+  ScopedIdentity(bool active, uid_t uid, gid_t gid) {
+    if (!active) return;
+    ThreadIdentity& now = Current();
+    if (now.uid == uid && now.gid == gid) return;
+    active_ = true;
     old_gid_ = static_cast<gid_t>(syscall(SYS_setfsgid, gid));
     old_uid_ = static_cast<uid_t>(syscall(SYS_setfsuid, uid));
+    now = {uid, gid};
   }
   ~ScopedIdentity() {
     if (!active_) return;
     syscall(SYS_setfsuid, old_uid_);
     syscall(SYS_setfsgid, old_gid_);
+    Current() = {old_uid_, old_gid_};
   }
   ScopedIdentity(const ScopedIdentity&) = delete;
   ScopedIdentity& operator=(const ScopedIdentity&) = delete;
 
  private:
-  bool active_;
+  struct ThreadIdentity {
+    uid_t uid;
+    gid_t gid;
+  };
+  // This thread's fsuid/fsgid. A thread starts with the process's effective ids (the fs ids
+  // follow them), and only ScopedIdentity changes them.
+  static ThreadIdentity& Current() {
+    thread_local ThreadIdentity identity{geteuid(), getegid()};
+    return identity;
+  }
+
+  bool active_ = false;
   uid_t old_uid_ = 0;
   gid_t old_gid_ = 0;
 };
@@ -232,11 +251,14 @@ struct Server::Impl {
   std::vector<std::thread> connection_threads;
 
   Result<Qid> MakeQid(const struct stat& st, Dialect dialect) {
+    return MakeQid(static_cast<uint64_t>(st.st_dev), static_cast<uint64_t>(st.st_ino), st.st_mode,
+                   QidVersion(st), dialect);
+  }
+  // The qid of (dev, ino): the one place a file's identity becomes a qid path (spec/qid-map.md).
+  Result<Qid> MakeQid(uint64_t dev, uint64_t ino, mode_t mode, uint32_t version, Dialect dialect) {
     Qid q;
-    q.type = QidType(st.st_mode);
-    q.version = QidVersion(st);
-    const auto dev = static_cast<uint64_t>(st.st_dev);
-    const auto ino = static_cast<uint64_t>(st.st_ino);
+    q.type = QidType(mode);
+    q.version = version;
     if (dialect == Dialect::kXqid) {
       auto p = qids->ExtendedPath(dev, ino);
       if (!p) return Unexpected(p.error());
@@ -281,6 +303,14 @@ class Connection : public std::enable_shared_from_this<Connection> {
   bool WriteSome();
   void ProcessFrames();
   void Dispatch(std::span<const uint8_t> frame, std::vector<uint8_t>* owned);
+  // A request that may block goes to the worker pool so that the connection keeps reading
+  // (pipelined requests run side by side, a Tflush is seen). When it is the only request in
+  // flight and no other bytes have arrived, there is nothing to keep reading for: answering it
+  // here saves two thread wake-ups, the most expensive part of a small request (bench/
+  // PROFILE.md P2). Never for Tread/Twrite of anything but a regular file or an xattr fid: a
+  // FIFO can block for ever, and then a Tflush must still be answered.
+  template <class M>
+  bool CanAnswerInline(const M& msg, uint64_t generation);
   // Queues a reply for `tag` and retires the tag, queueing the Rflush of every Tflush that was
   // waiting for it (after the reply: flush(5)). Drops it if a Tversion came in between.
   // `release`: the bytes this request had reserved (OverBudgetLocked), given back whether or not
@@ -393,6 +423,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
   bool read_eof_ = false;
   bool fatal_ = false;  // framing lost: close after flushing what is queued
   bool frames_left_ = false;  // ProcessFrames stopped at the budget with whole frames unread
+  bool more_input_ = false;  // ProcessFrames: bytes follow the frame being dispatched
 
   // Shared with workers, under out_mu_.
   std::mutex out_mu_;
@@ -465,6 +496,15 @@ void Connection::Run() {
     if (want_read && (fds[read_index].revents & (POLLIN | POLLHUP | POLLERR))) {
       if (!ReadSome()) read_eof_ = true;
       ProcessFrames();
+      // Replies answered inline go out now: a socket with room in its buffer is writable, and
+      // waiting for poll to say so costs a poll per request (bench/PROFILE.md P6). On EAGAIN
+      // the loop polls for POLLOUT as before.
+      bool queued;
+      {
+        std::lock_guard lock(out_mu_);
+        queued = !out_.empty();
+      }
+      if (queued && !WriteSome()) break;
     }
   }
   // Abandon what is left: workers still holding this connection finish and drop their replies.
@@ -483,9 +523,13 @@ void Connection::Run() {
 bool Connection::ReadSome() {
   for (;;) {
     if (in_len_ == in_.size()) return true;  // full: ProcessFrames makes room or grows it
-    ssize_t r = read(rfd_, in_.data() + in_len_, in_.size() - in_len_);
+    const size_t room = in_.size() - in_len_;
+    ssize_t r = read(rfd_, in_.data() + in_len_, room);
     if (r > 0) {
       in_len_ += static_cast<size_t>(r);
+      // Less than asked: the socket or pipe had no more. Going on would cost a read that
+      // returns EAGAIN on every request (bench/PROFILE.md P6); poll says when more arrives.
+      if (static_cast<size_t>(r) < room) return true;
       continue;
     }
     if (r == 0) return false;
@@ -599,6 +643,7 @@ void Connection::ProcessFrames() {
       break;
     }
     std::span<const uint8_t> frame(p, *size);
+    more_input_ = in_len_ - pos > *size;
     Dispatch(frame, nullptr);
     pos += *size;
   }
@@ -691,6 +736,11 @@ void Connection::OnRequest(std::span<const uint8_t> frame, std::vector<uint8_t>*
           return;
         }
         if constexpr (kRunsOnWorker<M>) {
+          if (CanAnswerInline(msg, generation)) {
+            Reply r = Handle(msg, req);
+            Complete(tag, generation, r ? std::move(*r) : ErrorFrame(tag, r.error()), false);
+            return;
+          }
           // Move the frame's bytes to the job; the decoded message's views stay valid because
           // a moved vector keeps its heap buffer.
           // The job owns a copy of the frame (or the frame's own buffer) and decodes it again
@@ -719,6 +769,21 @@ void Connection::OnRequest(std::span<const uint8_t> frame, std::vector<uint8_t>*
       }
     }
   }
+}
+
+template <class M>
+bool Connection::CanAnswerInline(const M& msg, uint64_t generation) {
+  {
+    std::lock_guard lock(out_mu_);
+    if (more_input_ || in_flight_.size() != 1) return false;
+  }
+  if constexpr (std::is_same_v<M, Tread> || std::is_same_v<M, Twrite>) {
+    FidRef f = GetFid(msg.fid, generation);
+    if (!f) return true;  // answered EBADF at once
+    std::lock_guard lock(f->mu);
+    return f->kind != Fid::Kind::kNode || (f->node && f->node->type() == S_IFREG);
+  }
+  return true;
 }
 
 void Connection::HandleVersion(const Tversion& m, uint16_t tag) {
@@ -1089,14 +1154,17 @@ Reply Connection::Handle(const Treaddir& m, const Request& req) {
   Errno failure = Errno::kOk;
   bool any = false, full = false;
   auto done = s_.fs->ReadDirPlus(f->node, *f->open, m.offset, [&](const DirEntryPlus& e) -> bool {
-    auto q = s_.MakeQid(e.st, req.wire.dialect);
+    // qid.version is 0 in a directory entry, as in QEMU's and diod's: the entry's identity is
+    // its path (the Linux client takes only the path, as d_ino), and the version would need a
+    // stat of every entry (spec/9p2000.L.md §8.16).
+    auto q = s_.MakeQid(e.dev, e.ino, e.type, 0, req.wire.dialect);
     if (!q) {
       // forbid policy (ENODEV) or an exhausted map (ENFILE): the entry is not offered, rather
       // than failing the whole listing.
       if (q.error() != Errno::kENODEV) failure = q.error();
       return true;
     }
-    if (!writer.Add(Dirent{*q, e.next_offset, DirentType(e.st.st_mode), e.name})) {
+    if (!writer.Add(Dirent{*q, e.next_offset, DirentType(e.type), e.name})) {
       full = true;
       return false;
     }

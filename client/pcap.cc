@@ -401,6 +401,16 @@ class Parser {
     return Unexpected(CaptureError{kind, offset, std::move(detail)});
   }
 
+  // A file that ends inside a record after its header (a capture still being written, or a
+  // capture tool killed) keeps every packet before the cut: the frames they complete are
+  // returned, and a note says where the file ends. Only a file without a whole header fails.
+  p9x::Result<void, CaptureError> TruncatedAt(size_t offset, const std::string& detail) {
+    if (offset == 0) return Error(CaptureError::Kind::kTruncated, offset, detail);
+    capture_.notes.push_back("capture file truncated at byte " + std::to_string(offset) + " (" + detail +
+                             "): what follows is lost");
+    return {};
+  }
+
   // ---- classic pcap ----
 
   p9x::Result<void, CaptureError> ReadPcap(Order order, bool nanos) {
@@ -414,15 +424,13 @@ class Parser {
     while (off < file_.size()) {
       ++number;
       if (file_.size() - off < kRecordHeader) {
-        return Error(CaptureError::Kind::kTruncated, off,
-                     "packet " + std::to_string(number) + ": record header cut short");
+        return TruncatedAt(off, "packet " + std::to_string(number) + ": record header cut short");
       }
       const uint8_t* h = file_.data() + off;
       const uint32_t incl = order.U32(h + 8);
       if (incl > file_.size() - off - kRecordHeader) {
-        return Error(CaptureError::Kind::kTruncated, off,
-                     "packet " + std::to_string(number) + ": record holds " + std::to_string(incl) +
-                         " bytes, the file has " + std::to_string(file_.size() - off - kRecordHeader));
+        return TruncatedAt(off, "packet " + std::to_string(number) + ": record holds " + std::to_string(incl) +
+                                    " bytes, the file has " + std::to_string(file_.size() - off - kRecordHeader));
       }
       const uint64_t frac = order.U32(h + 4);
       const uint64_t ts = uint64_t{order.U32(h)} * 1000000000u + (nanos ? frac : frac * 1000u);
@@ -448,7 +456,7 @@ class Parser {
     uint64_t last_ts = 0;
     while (off < file_.size()) {
       const size_t left = file_.size() - off;
-      if (left < 12) return Error(CaptureError::Kind::kTruncated, off, "pcapng block header cut short");
+      if (left < 12) return TruncatedAt(off, "pcapng block header cut short");
       const uint8_t* b = file_.data() + off;
       const uint32_t raw_type = Le32(b);
       if (raw_type == kPcapngShb) {
@@ -471,8 +479,7 @@ class Parser {
         return Error(CaptureError::Kind::kMalformed, off + 4, "block length " + std::to_string(total));
       }
       if (total > left) {
-        return Error(CaptureError::Kind::kTruncated, off,
-                     "block of " + std::to_string(total) + " bytes, the file has " + std::to_string(left));
+        return TruncatedAt(off, "block of " + std::to_string(total) + " bytes, the file has " + std::to_string(left));
       }
       if (order.U32(b + total - 4) != total) {
         return Error(CaptureError::Kind::kMalformed, off + total - 4, "block's trailing length differs");

@@ -176,10 +176,28 @@ class WorkerPool {
 // ---- fids ----
 
 struct Fid {
-  std::mutex mu;  // guards open, the xattr state and readdir position
+  // Guards node, open and kind (Tlopen, Tlcreate and Txattrcreate change them while other
+  // requests on the same fid may run on other threads), the xattr state and the readdir
+  // position. Handlers that do not hold it read node/open/kind through the snapshots below; the
+  // OpenFile is shared so that a snapshot keeps it alive for the whole request.
+  std::mutex mu;
   NodeRef node;
-  std::unique_ptr<OpenFile> open;
+  std::shared_ptr<OpenFile> open;
   enum class Kind : uint8_t { kNode, kXattrRead, kXattrWrite } kind = Kind::kNode;
+
+  NodeRef Node() {
+    std::lock_guard lock(mu);
+    return node;
+  }
+  // The open file of a plain node fid, or null (not open, or an xattr fid).
+  std::shared_ptr<OpenFile> OpenNode() {
+    std::lock_guard lock(mu);
+    return kind == Kind::kNode ? open : nullptr;
+  }
+  Kind GetKind() {
+    std::lock_guard lock(mu);
+    return kind;
+  }
   std::vector<uint8_t> xattr;  // kXattrRead: the value; kXattrWrite: bytes written so far
   std::string xattr_name;
   uint64_t xattr_size = 0;
@@ -896,10 +914,14 @@ Reply Connection::Handle(const Tattach& m, const Request& req) {
 
 Reply Connection::Handle(const Twalk& m, const Request& req) {
   P9X_FID(from, m.fid);
-  if (from->open || from->kind != Fid::Kind::kNode) return Unexpected(Errno::kEBADF);
+  NodeRef node;
+  {
+    std::lock_guard lock(from->mu);
+    if (from->open || from->kind != Fid::Kind::kNode) return Unexpected(Errno::kEBADF);
+    node = from->node;
+  }
   auto as = As(*from);
   Rwalk r;
-  NodeRef node = from->node;
   for (uint16_t i = 0; i < m.wnames.count; ++i) {
     std::string_view name = m.wnames.names[i];
     if (name.empty() || name == "." || name.find('/') != std::string_view::npos) {
@@ -967,18 +989,19 @@ Reply Connection::Handle(const Tread& m, const Request& req) {
   P9X_FID(f, m.fid);
   // The count is clamped so that the reply fits msize (spec/9p2000.L.md §4).
   const uint32_t count = std::min(m.count, req.wire.msize - kRreadHeaderSize);
-  if (f->kind == Fid::Kind::kXattrRead) {
+  if (f->GetKind() == Fid::Kind::kXattrRead) {
     std::lock_guard lock(f->mu);
     const uint64_t size = f->xattr.size();
     const uint64_t start = std::min<uint64_t>(m.offset, size);
     const uint32_t n = static_cast<uint32_t>(std::min<uint64_t>(count, size - start));
     return Make(req, Rread{Bytes{std::span<const uint8_t>(f->xattr).subspan(start, n)}});
   }
-  if (!f->open || f->kind != Fid::Kind::kNode) return Unexpected(Errno::kEBADF);
+  const std::shared_ptr<OpenFile> open = f->OpenNode();
+  if (!open) return Unexpected(Errno::kEBADF);
   auto as = As(*f);
   // Read straight into the reply buffer, after its 11-byte header.
   std::vector<uint8_t> out(kRreadHeaderSize + count);
-  auto got = f->open->Read(std::span<uint8_t>(out).subspan(kRreadHeaderSize), m.offset);
+  auto got = open->Read(std::span<uint8_t>(out).subspan(kRreadHeaderSize), m.offset);
   if (!got) return Unexpected(got.error());
   const size_t n = *got;
   out.resize(kRreadHeaderSize + static_cast<size_t>(n));
@@ -990,7 +1013,7 @@ Reply Connection::Handle(const Tread& m, const Request& req) {
 
 Reply Connection::Handle(const Twrite& m, const Request& req) {
   P9X_FID(f, m.fid);
-  if (f->kind == Fid::Kind::kXattrWrite) {
+  if (f->GetKind() == Fid::Kind::kXattrWrite) {
     std::lock_guard lock(f->mu);
     // The value arrives in order; Tclunk sets it (spec/9p2000.L.md Txattrcreate).
     if (m.offset != f->xattr.size() || f->xattr.size() + m.data.bytes.size() > f->xattr_size) {
@@ -999,9 +1022,10 @@ Reply Connection::Handle(const Twrite& m, const Request& req) {
     f->xattr.insert(f->xattr.end(), m.data.bytes.begin(), m.data.bytes.end());
     return Make(req, Rwrite{static_cast<uint32_t>(m.data.bytes.size())});
   }
-  if (!f->open || f->kind != Fid::Kind::kNode) return Unexpected(Errno::kEBADF);
+  const std::shared_ptr<OpenFile> open = f->OpenNode();
+  if (!open) return Unexpected(Errno::kEBADF);
   auto as = As(*f);
-  auto n = f->open->Write(m.data.bytes, m.offset);
+  auto n = open->Write(m.data.bytes, m.offset);
   if (!n) return Unexpected(n.error());
   return Make(req, Rwrite{static_cast<uint32_t>(*n)});
 }
@@ -1029,14 +1053,14 @@ Reply Connection::Handle(const Tremove& m, const Request& req) {
   FidRef f = TakeFid(m.fid, req.generation);
   if (!f) return Unexpected(Errno::kEBADF);
   auto as = As(*f);
-  if (auto removed = s_.fs->Remove(f->node); !removed) return Unexpected(removed.error());
+  if (auto removed = s_.fs->Remove(f->Node()); !removed) return Unexpected(removed.error());
   return Make(req, Rremove{});
 }
 
 Reply Connection::Handle(const Tstatfs& m, const Request& req) {
   P9X_FID(f, m.fid);
   auto as = As(*f);
-  auto st = s_.fs->Statfs(f->node);
+  auto st = s_.fs->Statfs(f->Node());
   if (!st) return Unexpected(st.error());
   return Make(req, Rstatfs{st->type, st->bsize, st->blocks, st->bfree, st->bavail, st->files, st->ffree,
                            st->fsid, st->namelen});
@@ -1045,7 +1069,7 @@ Reply Connection::Handle(const Tstatfs& m, const Request& req) {
 Reply Connection::Handle(const Tsymlink& m, const Request& req) {
   P9X_FID(f, m.fid);
   auto as = As(*f);
-  auto node = s_.fs->Symlink(f->node, m.name, m.symtgt, m.gid);
+  auto node = s_.fs->Symlink(f->Node(), m.name, m.symtgt, m.gid);
   if (!node) return Unexpected(node.error());
   auto q = QidOf(*node, req.wire.dialect);
   if (!q) return Unexpected(q.error());
@@ -1055,7 +1079,7 @@ Reply Connection::Handle(const Tsymlink& m, const Request& req) {
 Reply Connection::Handle(const Tmknod& m, const Request& req) {
   P9X_FID(f, m.dfid);
   auto as = As(*f);
-  auto node = s_.fs->Mknod(f->node, m.name, m.mode, m.major, m.minor, m.gid);
+  auto node = s_.fs->Mknod(f->Node(), m.name, m.mode, m.major, m.minor, m.gid);
   if (!node) return Unexpected(node.error());
   auto q = QidOf(*node, req.wire.dialect);
   if (!q) return Unexpected(q.error());
@@ -1066,14 +1090,14 @@ Reply Connection::Handle(const Trename& m, const Request& req) {
   P9X_FID(f, m.fid);
   P9X_FID(d, m.dfid);
   auto as = As(*f);
-  if (auto r = s_.fs->Rename(f->node, d->node, m.name); !r) return Unexpected(r.error());
+  if (auto r = s_.fs->Rename(f->Node(), d->Node(), m.name); !r) return Unexpected(r.error());
   return Make(req, Rrename{});
 }
 
 Reply Connection::Handle(const Treadlink& m, const Request& req) {
   P9X_FID(f, m.fid);
   auto as = As(*f);
-  auto target = s_.fs->Readlink(f->node);
+  auto target = s_.fs->Readlink(f->Node());
   if (!target) return Unexpected(target.error());
   return Make(req, Rreadlink{*target});
 }
@@ -1082,7 +1106,7 @@ Reply Connection::Handle(const Tgetattr& m, const Request& req) {
   P9X_FID(f, m.fid);
   auto as = As(*f);
   struct stat st;
-  auto q = QidOf(f->node, req.wire.dialect, &st);
+  auto q = QidOf(f->Node(), req.wire.dialect, &st);
   if (!q) return Unexpected(q.error());
   Rgetattr r;
   r.valid = kGetattrBasic;
@@ -1108,17 +1132,18 @@ Reply Connection::Handle(const Tsetattr& m, const Request& req) {
   P9X_FID(f, m.fid);
   auto as = As(*f);
   Backend::SetattrArgs args{m.valid, m.mode, m.uid, m.gid, m.size, m.atime_sec, m.atime_nsec, m.mtime_sec, m.mtime_nsec};
-  if (auto r = s_.fs->Setattr(f->node, args); !r) return Unexpected(r.error());
+  if (auto r = s_.fs->Setattr(f->Node(), args); !r) return Unexpected(r.error());
   return Make(req, Rsetattr{});
 }
 
 Reply Connection::Handle(const Txattrwalk& m, const Request& req) {
   P9X_FID(f, m.fid);
   auto as = As(*f);
-  auto value = s_.fs->GetXattr(f->node, m.name);
+  const NodeRef node = f->Node();
+  auto value = s_.fs->GetXattr(node, m.name);
   if (!value) return Unexpected(value.error());
   auto x = std::make_shared<Fid>();
-  x->node = f->node;
+  x->node = node;
   x->uid = f->uid;
   x->gid = f->gid;
   x->kind = Fid::Kind::kXattrRead;
@@ -1184,21 +1209,23 @@ Reply Connection::Handle(const Treaddir& m, const Request& req) {
 
 Reply Connection::Handle(const Tfsync& m, const Request& req) {
   P9X_FID(f, m.fid);
-  if (!f->open) return Unexpected(Errno::kEBADF);
-  if (auto r = f->open->Sync(m.datasync != 0); !r) return Unexpected(r.error());
+  const std::shared_ptr<OpenFile> open = f->OpenNode();
+  if (!open) return Unexpected(Errno::kEBADF);
+  if (auto r = open->Sync(m.datasync != 0); !r) return Unexpected(r.error());
   return Make(req, Rfsync{});
 }
 
 Reply Connection::Handle(const Tlock& m, const Request& req) {
   P9X_FID(f, m.fid);
-  if (!f->open) return Unexpected(Errno::kEBADF);
+  const std::shared_ptr<OpenFile> open = f->OpenNode();
+  if (!open) return Unexpected(Errno::kEBADF);
   if (m.type > kLockTypeUnlck || (m.flags & ~(kLockFlagsBlock | kLockFlagsReclaim)) != 0) {
     return Unexpected(Errno::kEINVAL);
   }
   // Each fid's open file is one lock owner, as each open file is for the Linux client. A lock
   // that would block is answered BLOCKED at once (the Linux client retries), so no request ever
   // waits on a lock inside the server.
-  auto set = f->open->SetLock(ByteRangeLock{m.type, m.start, m.length, m.proc_id});
+  auto set = open->SetLock(ByteRangeLock{m.type, m.start, m.length, m.proc_id});
   if (!set) return Unexpected(set.error());
   if (!*set) return Make(req, Rlock{kLockBlocked});
   return Make(req, Rlock{kLockSuccess});
@@ -1206,9 +1233,10 @@ Reply Connection::Handle(const Tlock& m, const Request& req) {
 
 Reply Connection::Handle(const Tgetlock& m, const Request& req) {
   P9X_FID(f, m.fid);
-  if (!f->open) return Unexpected(Errno::kEBADF);
+  const std::shared_ptr<OpenFile> open = f->OpenNode();
+  if (!open) return Unexpected(Errno::kEBADF);
   if (m.type > kLockTypeWrlck) return Unexpected(Errno::kEINVAL);
-  auto held = f->open->TestLock(ByteRangeLock{m.type, m.start, m.length, m.proc_id});
+  auto held = open->TestLock(ByteRangeLock{m.type, m.start, m.length, m.proc_id});
   if (!held) return Unexpected(held.error());
   if (held->type == kLockTypeUnlck) {
     return Make(req, Rgetlock{kLockTypeUnlck, m.start, m.length, m.proc_id, m.client_id});
@@ -1220,14 +1248,14 @@ Reply Connection::Handle(const Tlink& m, const Request& req) {
   P9X_FID(d, m.dfid);
   P9X_FID(f, m.fid);
   auto as = As(*d);
-  if (auto r = s_.fs->Link(d->node, f->node, m.name); !r) return Unexpected(r.error());
+  if (auto r = s_.fs->Link(d->Node(), f->Node(), m.name); !r) return Unexpected(r.error());
   return Make(req, Rlink{});
 }
 
 Reply Connection::Handle(const Tmkdir& m, const Request& req) {
   P9X_FID(d, m.dfid);
   auto as = As(*d);
-  auto node = s_.fs->Mkdir(d->node, m.name, m.mode, m.gid);
+  auto node = s_.fs->Mkdir(d->Node(), m.name, m.mode, m.gid);
   if (!node) return Unexpected(node.error());
   auto q = QidOf(*node, req.wire.dialect);
   if (!q) return Unexpected(q.error());
@@ -1238,14 +1266,14 @@ Reply Connection::Handle(const Trenameat& m, const Request& req) {
   P9X_FID(od, m.olddirfid);
   P9X_FID(nd, m.newdirfid);
   auto as = As(*od);
-  if (auto r = s_.fs->Renameat(od->node, m.oldname, nd->node, m.newname); !r) return Unexpected(r.error());
+  if (auto r = s_.fs->Renameat(od->Node(), m.oldname, nd->Node(), m.newname); !r) return Unexpected(r.error());
   return Make(req, Rrenameat{});
 }
 
 Reply Connection::Handle(const Tunlinkat& m, const Request& req) {
   P9X_FID(d, m.dirfd);
   auto as = As(*d);
-  if (auto r = s_.fs->Unlinkat(d->node, m.name, m.flags); !r) return Unexpected(r.error());
+  if (auto r = s_.fs->Unlinkat(d->Node(), m.name, m.flags); !r) return Unexpected(r.error());
   return Make(req, Runlinkat{});
 }
 

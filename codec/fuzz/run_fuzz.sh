@@ -39,17 +39,10 @@ for tool in clang clang++ python3; do
   fi
 done
 
-if [[ ! -f "$build/CMakeCache.txt" ]]; then
-  gen=()
-  command -v ninja >/dev/null 2>&1 && gen=(-G Ninja)
-  launcher=()
-  command -v ccache >/dev/null 2>&1 && launcher=(-DCMAKE_CXX_COMPILER_LAUNCHER=ccache)
-  # Every target gets ASan+UBSan (P9X_SANITIZE) and coverage instrumentation (fuzzer-no-link),
-  # so libFuzzer sees the codec's branches, not only the target's.
-  CC=clang CXX=clang++ cmake -S "$root" -B "$build" "${gen[@]}" "${launcher[@]}" \
-    -DCMAKE_BUILD_TYPE=RelWithDebInfo -DP9X_FUZZ=ON -DP9X_BENCH=OFF \
-    -DP9X_SANITIZE=address,undefined -DCMAKE_CXX_FLAGS=-fsanitize=fuzzer-no-link >/dev/null
-fi
+# The same build directory as the ASan+UBSan test tier, configured in one place: every target
+# gets ASan+UBSan and coverage instrumentation (fuzzer-no-link), so libFuzzer sees the codec's
+# and the server's branches, not only the target's.
+P9X_ASAN_BUILD_DIR=$build "$root/scripts/sanitize.sh" configure asan
 cmake --build "$build" --target "$name" -j "$(nproc)"
 
 # Seeds: the codec's are the bytes of every golden vector (valid and invalid) as one file each;

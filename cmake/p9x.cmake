@@ -45,6 +45,32 @@ function(p9x_cc_binary)
   target_link_libraries(${A_NAME} PRIVATE ${A_DEPS})
 endfunction()
 
+# p9x_fuzz_target(NAME fuzz_server SRC fuzz_server.cc DEPS p9x::server TEST FuzzServer.ReplaysCorpus
+#                 TIMEOUT 120 INPUTS dir...)
+# A libFuzzer target and its replay. NAME needs clang (-fsanitize=fuzzer) and is built only with
+# -DP9X_FUZZ=ON, in a build directory of its own: codec/fuzz/run_fuzz.sh configures build-fuzz/
+# with clang, ASan and UBSan, builds just that target and runs it for a bounded time. NAME_replay
+# runs the same checks from a plain main (codec/fuzz/replay_main.cc) on every build: CTest's
+# TEST replays INPUTS (label fuzz).
+function(p9x_fuzz_target)
+  cmake_parse_arguments(A "" "NAME;SRC;TEST;TIMEOUT" "DEPS;INPUTS" ${ARGN})
+  if(P9X_FUZZ)
+    if(NOT CMAKE_CXX_COMPILER_ID MATCHES "Clang")
+      message(FATAL_ERROR "P9X_FUZZ needs clang: configure a separate build directory with "
+        "-DCMAKE_CXX_COMPILER=clang++ (codec/fuzz/run_fuzz.sh does this in build-fuzz/)")
+    endif()
+    add_executable(${A_NAME} ${A_SRC})
+    target_include_directories(${A_NAME} PRIVATE ${PROJECT_SOURCE_DIR} ${PROJECT_BINARY_DIR})
+    target_compile_options(${A_NAME} PRIVATE ${P9X_WARNINGS} -fsanitize=fuzzer,address,undefined)
+    target_link_options(${A_NAME} PRIVATE -fsanitize=fuzzer,address,undefined)
+    target_link_libraries(${A_NAME} PRIVATE ${A_DEPS})
+  endif()
+  p9x_cc_binary(NAME ${A_NAME}_replay SRCS ${A_SRC} ${PROJECT_SOURCE_DIR}/codec/fuzz/replay_main.cc
+    DEPS ${A_DEPS} p9x::codec)
+  add_test(NAME ${A_TEST} COMMAND ${A_NAME}_replay ${A_INPUTS})
+  set_tests_properties(${A_TEST} PROPERTIES LABELS "unit;fuzz" TIMEOUT ${A_TIMEOUT})
+endfunction()
+
 # p9x_cc_test(NAME codec_frame_test SRCS frame_test.cc DEPS p9x::codec [LABELS unit])
 # A GoogleTest binary whose cases CTest discovers one by one.
 function(p9x_cc_test)

@@ -1,6 +1,7 @@
-// Replays inputs through the fuzz target's checks without libFuzzer, so the ordinary (gcc)
-// build runs the kept corpus and every golden vector under CTest:
-//   fuzz_decode_frame_replay PATH...
+// Replays inputs through a fuzz target's checks without libFuzzer, so the ordinary (gcc) build
+// runs the kept corpus (and, for the codec, every golden vector) under CTest. One driver for
+// every target (p9x_fuzz_target in cmake/p9x.cmake links it with the target's source):
+//   fuzz_decode_frame_replay PATH...    fuzz_server_replay PATH...
 // A PATH is a file or a directory (not recursive). Files ending in .vec are golden vectors
 // (their hex: line is the input; vectors without hex are skipped); other files are raw inputs.
 // Exits 0 after printing how many inputs ran; a violated property aborts (see the target).
@@ -44,7 +45,7 @@ int main(int argc, char** argv) {
     } else if (std::filesystem::is_regular_file(arg)) {
       files.push_back(arg);
     } else {
-      std::fprintf(stderr, "fuzz_decode_frame_replay: no such file or directory: %s\n", argv[i]);
+      std::fprintf(stderr, "%s: no such file or directory: %s\n", argv[0], argv[i]);
       return 2;
     }
     for (const auto& file : files) {
@@ -54,6 +55,6 @@ int main(int argc, char** argv) {
       ++runs;
     }
   }
-  std::printf("fuzz_decode_frame_replay: %zu inputs replayed, every property held\n", runs);
+  std::printf("%s: %zu inputs replayed, every property held\n", argv[0], runs);
   return runs > 0 ? 0 : 1;
 }

@@ -76,27 +76,29 @@ configure_dir() {
     -DP9X_BENCH=OFF -DP9X_SANITIZE=$sanitize "${extra[@]}" >/dev/null
 }
 
-# select_tests BUILD TARGETS...: prints a ctest -R regex naming the tests that run a binary of
-# TARGETS, a script under tests/reliability/, or the p9x command line against p9xd.
-select_tests() {
+# unselected_tests BUILD TARGETS...: prints a ctest -E regex naming every test that is NOT one of
+# the tier's: those that run a binary of TARGETS, a script under tests/reliability/, or the p9x
+# command line against p9xd. An exclusion (not -R) so that a -R the caller gives still narrows
+# the run, and never picks a test whose binary this tier did not build.
+unselected_tests() {
   local build=$1; shift
   (cd "$build" && ctest --show-only=json-v1) | python3 -c '
 import json, os, re, sys
 targets = set(sys.argv[1:])
-names = []
+selected, others = [], []
 for t in json.load(sys.stdin)["tests"]:
     cmd = t.get("command") or []
-    if not cmd:
-        continue
-    exe = cmd[0]
+    exe = cmd[0] if cmd else ""
     if (os.path.basename(exe) in targets
             or "/tests/reliability/" in exe
             or re.match(r"ClientCli\.p9xd-", t["name"])
             or re.match(r"Conformance\.P9xd\.", t["name"])):
-        names.append(re.escape(t["name"]))
-if not names:
+        selected.append(t["name"])
+    else:
+        others.append(re.escape(t["name"]))
+if not selected:
     sys.exit("sanitize: no test selected")
-print("^(" + "|".join(names) + ")$")
+print("^(" + "|".join(others) + ")$" if others else "^$")
 ' "$@"
 }
 
@@ -161,13 +163,13 @@ case $tier in
     t0=$(now)
     cmake --build "$build" -j "$jobs" --target "${targets[@]}"
     t1=$(now)
-    regex=$(select_tests "$build" "${targets[@]}")
+    exclude=$(unselected_tests "$build" "${targets[@]}")
+    [[ -n "${P9X_SANITIZE_EXCLUDE:-}" ]] && exclude="$exclude|$P9X_SANITIZE_EXCLUDE"
     logs=$build/sanitizer-logs
     rm -rf "$logs"; mkdir -p "$logs"
     export TSAN_OPTIONS="halt_on_error=1:second_deadlock_stack=1:history_size=4:log_path=$logs/tsan:suppressions=$root/scripts/sanitizers/tsan.supp"
     status=0
-    (cd "$build" && ctest --output-on-failure -j "$jobs" -R "$regex" \
-        ${P9X_SANITIZE_EXCLUDE:+-E "$P9X_SANITIZE_EXCLUDE"} "$@") || status=$?
+    (cd "$build" && ctest --output-on-failure -j "$jobs" -E "$exclude" "$@") || status=$?
     finish "TSan tier ($build)" "$status" "$logs" "$t0" "$t1" "$(now)" "targets ${targets[*]}" ;;
   *)
     echo "usage: scripts/sanitize.sh asan|tsan [CTEST ARGS] | configure asan|tsan" >&2

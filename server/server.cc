@@ -328,7 +328,8 @@ class Connection : public std::enable_shared_from_this<Connection> {
   // PROFILE.md P2). Never for Tread/Twrite of anything but a regular file or an xattr fid: a
   // FIFO can block for ever, and then a Tflush must still be answered.
   template <class M>
-  bool CanAnswerInline(const M& msg, uint64_t generation);
+  // `alone`: this is the only request in flight and no other bytes have arrived.
+  bool CanAnswerInline(const M& msg, uint64_t generation, bool alone);
   // Queues a reply for `tag` and retires the tag, queueing the Rflush of every Tflush that was
   // waiting for it (after the reply: flush(5)). Drops it if a Tversion came in between.
   // `release`: the bytes this request had reserved (OverBudgetLocked), given back whether or not
@@ -728,6 +729,7 @@ void Connection::OnRequest(std::span<const uint8_t> frame, std::vector<uint8_t>*
         return;
       }
       uint64_t generation;
+      bool alone = false;
       {
         std::lock_guard lock(out_mu_);
         if (in_flight_.count(tag)) {
@@ -739,6 +741,7 @@ void Connection::OnRequest(std::span<const uint8_t> frame, std::vector<uint8_t>*
         }
         in_flight_.emplace(tag, std::vector<uint16_t>{});
         generation = generation_;
+        alone = in_flight_.size() == 1 && !more_input_;
       }
       if constexpr (std::is_same_v<M, Tflush>) {
         HandleFlush(msg, tag);
@@ -754,7 +757,7 @@ void Connection::OnRequest(std::span<const uint8_t> frame, std::vector<uint8_t>*
           return;
         }
         if constexpr (kRunsOnWorker<M>) {
-          if (CanAnswerInline(msg, generation)) {
+          if (CanAnswerInline(msg, generation, alone)) {
             Reply r = Handle(msg, req);
             Complete(tag, generation, r ? std::move(*r) : ErrorFrame(tag, r.error()), false);
             return;
@@ -790,11 +793,8 @@ void Connection::OnRequest(std::span<const uint8_t> frame, std::vector<uint8_t>*
 }
 
 template <class M>
-bool Connection::CanAnswerInline(const M& msg, uint64_t generation) {
-  {
-    std::lock_guard lock(out_mu_);
-    if (more_input_ || in_flight_.size() != 1) return false;
-  }
+bool Connection::CanAnswerInline(const M& msg, uint64_t generation, bool alone) {
+  if (!alone) return false;
   if constexpr (std::is_same_v<M, Tread> || std::is_same_v<M, Twrite>) {
     FidRef f = GetFid(msg.fid, generation);
     if (!f) return true;  // answered EBADF at once

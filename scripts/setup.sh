@@ -23,6 +23,7 @@ test_packages=(
   python3
   gcc libc6-dev   # tests/linux-client: static guest helper and guestfwd relay (libc.a)
   linux-perf valgrind
+  clang-format    # scripts/check-format.sh: the layout of changed lines
 )
 
 wanted=("${build_packages[@]}")

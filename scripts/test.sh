@@ -3,6 +3,7 @@
 # CI (.ci/run) calls exactly this. Tiers that need root (loop mounts, network namespaces, the
 # QEMU guest) skip themselves with a reason when not root.
 #
+# Every run first checks the layout of the changed C++ lines (scripts/check-format.sh).
 # A full run (no arguments) also, before the plain CTest run:
 #  1. fuzzes the frame decoder, then the server (an in-process p9xd over the in-memory backend),
 #     for $P9X_FUZZ_SECONDS seconds each (default 60; 0 skips) with clang, ASan and UBSan in
@@ -36,6 +37,8 @@ stage() {
   (( rc == 0 )) || status=1
 }
 
+# Cheap first: the layout of the lines this change touches (.clang-format).
+stage "format of changed lines" "$root/scripts/check-format.sh"
 # The fuzzer and the sanitizer tiers run first, so that CTest's summary is near the end.
 if (( fuzz_seconds > 0 )); then
   stage "fuzz DecodeFrame (${fuzz_seconds}s)" "$root/codec/fuzz/run_fuzz.sh" "$fuzz_seconds"

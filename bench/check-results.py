@@ -14,7 +14,7 @@ import json
 import math
 import sys
 
-# The grid of issue 9: (bench id, transports, msize labels, depths / connection counts).
+# The matrix grid: (bench id, transports, msize labels, depths / connection counts).
 SEQUENTIAL = ("read", "write")
 METADATA = ("walk_getattr_clunk_seq", "walk_getattr_clunk_pipe", "getattr", "create_unlink")
 LISTING = ("readdir", "ls_l")

@@ -1,5 +1,5 @@
 // Codec throughput: decode and encode of the hot messages, in both dialects, with every check the
-// codec makes on untrusted input (issue 2 item 7; results and command in bench/README.md).
+// codec makes on untrusted input (results and command in bench/README.md).
 //
 //   codec_bench --benchmark_filter=... [--benchmark_min_time=...]
 //

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The side-by-side server benchmark matrix (issue 9): p9xd and diod (or any 9P2000.L server given
+# The side-by-side server benchmark matrix: p9xd and diod (or any 9P2000.L server given
 # as a command template), each figure beside the raw request/response floor of the same message
 # sizes over the same transport, measured in the same run. Prints a Markdown table and writes
 # results.md and results.json into the output directory.

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# main-job.sh — p9x's main job (issue 7 item 6): build everything, start p9xd on a built-in default
+# main-job.sh — p9x's main job: build everything, start p9xd on a built-in default
 # export, run the whole p9x-conform catalogue against it in both dialects (9P2000.L.xqid and plain
 # 9P2000.L) with ground truth (--local-root) and p9xd's empty expected-failure list, and end with
 # the summary tables. The server is stopped and the export torn down whatever happens.

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The sanitizer tiers of the test command (scripts/test.sh calls this; issue 10 item 1).
+# The sanitizer tiers of the test command (scripts/test.sh calls this).
 #
 #   scripts/sanitize.sh asan [CTEST ARGS]   every target built with clang, ASan+UBSan, in
 #                                           build-fuzz/ (the same build the codec fuzzer uses),

@@ -1,4 +1,4 @@
-// fuzz_server: structure-aware libFuzzer target for p9xd's protocol engine (issue 10 item 2).
+// fuzz_server: structure-aware libFuzzer target for p9xd's protocol engine.
 //
 // Each input runs one in-process Server (server/server.h) over a MemFs ("mounts=p1+p2,gen=g:40")
 // and talks to it through socketpairs, as a client would. The input is not a frame but a

@@ -1,4 +1,4 @@
-// Escape attempts against the real p9xd over a socket (issue 10 item 4). p9xd exports base/export;
+// Escape attempts against the real p9xd over a socket. p9xd exports base/export;
 // next to it, outside the export, lie a secret file, a directory with a file, and a file that a
 // hard link inside the export shares. Every attempt (walks of "..", names with slashes, walks
 // through symlinks to "/", to "../../.." and to absolute paths outside, creation and renaming

@@ -1,4 +1,4 @@
-// Hostile clients against the real p9xd over real sockets (issue 10 item 3). Each test abuses one
+// Hostile clients against the real p9xd over real sockets. Each test abuses one
 // connection and checks that the abuse is refused or bounded (an Rlerror with a stated errno, or
 // the connection closed), that p9xd stays up, and that a well-behaved client on another
 // connection keeps working with bounded latency: its median round trip is measured before and

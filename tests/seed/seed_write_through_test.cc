@@ -1,4 +1,4 @@
-// The seed's scenario on the real multi-filesystem fixture (issue 5 item 6), in both dialects:
+// The multi-filesystem scenario on the real fixture, in both dialects:
 // two byte-identical ext4 images at p1/ and p2/ and a tmpfs at p3/ (tests/fixture), served by a
 // p9xd process. With p1/file open, a write through p2/file lands in p2/file, checked on the
 // host; p1/file is unchanged; the two files have different qids. Needs root (loop mounts):

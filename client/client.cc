@@ -440,50 +440,67 @@ uint32_t IoSize(const Client& client, const Fid& fid) {
   return std::max<uint32_t>(size, 1);
 }
 
-}  // namespace
-
-Result<size_t> Fid::ReadAt(uint64_t offset, std::span<uint8_t> out) const {
-  if (!client_) return Unexpected(Error::Usage(Errno::kEBADF, "Read on an empty Fid"));
-  const uint32_t chunk = IoSize(*client_, *this);
+// Windowed pipelined I/O over bytes [0, total): up to kIoWindow requests of at most `chunk`
+// bytes in flight, their replies consumed in offset order. start(at, len) sends the request for
+// [at, at + len); take(at, len, reply) checks one reply and returns how many bytes it moved. A
+// short transfer ends its window (the window's later replies are awaited and dropped) and the
+// next window starts at the first byte not moved; a transfer of 0 bytes ends the whole run.
+// Returns the bytes moved from 0 on.
+template <class R, class Start, class Take>
+Result<size_t> WindowedIo(size_t total, uint32_t chunk, Start start, Take take) {
   size_t done = 0;
-  while (done < out.size()) {
+  while (done < total) {
     struct InFlight {
       size_t at;
       uint32_t len;
-      Pending<Rread> pending;
+      Pending<R> pending;
     };
     std::deque<InFlight> window;
-    size_t issued = done;
-    while (window.size() < kIoWindow && issued < out.size()) {
-      const uint32_t len = static_cast<uint32_t>(std::min<size_t>(chunk, out.size() - issued));
-      auto pending = client_->Start(Tread{fid_, offset + issued, len});
+    for (size_t issued = done; window.size() < kIoWindow && issued < total;) {
+      const uint32_t len = static_cast<uint32_t>(std::min<size_t>(chunk, total - issued));
+      Result<Pending<R>> pending = start(issued, len);
       if (!pending) return Unexpected(pending.error());
       window.push_back({issued, len, std::move(*pending)});
       issued += len;
     }
-    // Replies are consumed in offset order. A short read ends this window: the rest is
-    // discarded and the next window starts where the data stopped (0 bytes: end of file).
-    bool short_read = false;
-    bool eof = false;
+    bool short_transfer = false;
+    bool ended = false;
     for (auto& w : window) {
       auto reply = w.pending.Wait();
-      if (short_read) continue;
+      if (short_transfer) continue;
       if (!reply) return Unexpected(reply.error());
-      const auto data = (*reply)->data.bytes;
-      if (data.size() > w.len) {
-        return Unexpected(Error::Protocol("Rread returned " + std::to_string(data.size()) + " bytes for a count of " +
-                                          std::to_string(w.len)));
-      }
-      std::memcpy(out.data() + w.at, data.data(), data.size());
-      done = w.at + data.size();
-      if (data.size() < w.len) {
-        short_read = true;
-        eof = data.empty();
+      Result<uint32_t> moved = take(w.at, w.len, reply->msg());
+      if (!moved) return Unexpected(moved.error());
+      done = w.at + *moved;
+      if (*moved < w.len) {
+        short_transfer = true;
+        ended = *moved == 0;
       }
     }
-    if (eof) break;
+    if (ended) break;
   }
   return done;
+}
+
+}  // namespace
+
+Result<size_t> Fid::ReadAt(uint64_t offset, std::span<uint8_t> out) const {
+  if (!client_) return Unexpected(Error::Usage(Errno::kEBADF, "Read on an empty Fid"));
+  // A short read ends the window; 0 bytes is the end of the file.
+  return WindowedIo<Rread>(
+      out.size(), IoSize(*client_, *this),
+      [&](size_t at, uint32_t len) {
+        return client_->Start(Tread{fid_, offset + at, len});
+      },
+      [&](size_t at, uint32_t len, const Rread& reply) -> Result<uint32_t> {
+        const auto data = reply.data.bytes;
+        if (data.size() > len) {
+          return Unexpected(Error::Protocol("Rread returned " + std::to_string(data.size()) + " bytes for a count of " +
+                                            std::to_string(len)));
+        }
+        std::memcpy(out.data() + at, data.data(), data.size());
+        return static_cast<uint32_t>(data.size());
+      });
 }
 
 Result<std::vector<uint8_t>> Fid::ReadAll(uint64_t offset) const {
@@ -502,39 +519,21 @@ Result<std::vector<uint8_t>> Fid::ReadAll(uint64_t offset) const {
 
 Result<void> Fid::WriteAt(uint64_t offset, std::span<const uint8_t> data) const {
   if (!client_) return Unexpected(Error::Usage(Errno::kEBADF, "Write on an empty Fid"));
-  const uint32_t chunk = IoSize(*client_, *this);
-  size_t done = 0;
-  while (done < data.size()) {
-    struct InFlight {
-      size_t at;
-      uint32_t len;
-      Pending<Rwrite> pending;
-    };
-    std::deque<InFlight> window;
-    size_t issued = done;
-    while (window.size() < kIoWindow && issued < data.size()) {
-      const uint32_t len = static_cast<uint32_t>(std::min<size_t>(chunk, data.size() - issued));
-      auto pending = client_->Start(Twrite{fid_, offset + issued, Bytes{data.subspan(issued, len)}});
-      if (!pending) return Unexpected(pending.error());
-      window.push_back({issued, len, std::move(*pending)});
-      issued += len;
-    }
-    bool short_write = false;
-    for (auto& w : window) {
-      auto reply = w.pending.Wait();
-      if (short_write) continue;
-      if (!reply) return Unexpected(reply.error());
-      const uint32_t count = (*reply)->count;
-      if (count > w.len) {
-        return Unexpected(Error::Protocol("Rwrite count " + std::to_string(count) + " exceeds the " +
-                                          std::to_string(w.len) + " bytes sent"));
-      }
-      if (count == 0) return Unexpected(Error{Error::Kind::kRemote, Errno::kEIO, "Rwrite count 0", {}});
-      done = w.at + count;
-      // Later chunks may have been written too; they are written again from `done`.
-      if (count < w.len) short_write = true;
-    }
-  }
+  // After a short write, later chunks may have been written too; they are written again.
+  auto written = WindowedIo<Rwrite>(
+      data.size(), IoSize(*client_, *this),
+      [&](size_t at, uint32_t len) {
+        return client_->Start(Twrite{fid_, offset + at, Bytes{data.subspan(at, len)}});
+      },
+      [&](size_t, uint32_t len, const Rwrite& reply) -> Result<uint32_t> {
+        if (reply.count > len) {
+          return Unexpected(Error::Protocol("Rwrite count " + std::to_string(reply.count) + " exceeds the " +
+                                            std::to_string(len) + " bytes sent"));
+        }
+        if (reply.count == 0) return Unexpected(Error{Error::Kind::kRemote, Errno::kEIO, "Rwrite count 0", {}});
+        return reply.count;
+      });
+  if (!written) return Unexpected(written.error());
   return {};
 }
 

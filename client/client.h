@@ -41,21 +41,7 @@
 
 namespace p9x::client {
 
-namespace internal {
-template <uint8_t N>
-struct MessageOfType;
-#define P9X_CLIENT_TYPE_ENTRY(Name, number) \
-  template <>                               \
-  struct MessageOfType<number> {            \
-    using type = Name;                      \
-  };
-P9X_MESSAGE_LIST(P9X_CLIENT_TYPE_ENTRY)
-#undef P9X_CLIENT_TYPE_ENTRY
-}  // namespace internal
-
-// The reply message of request T: its type number is T's plus one (Linux enum p9_msg_t).
-template <class T>
-using ReplyOf = typename internal::MessageOfType<static_cast<uint8_t>(T::kType) + 1>::type;
+// ReplyOf<T> (codec/messages.h): the reply message of request T.
 
 // A decoded reply that owns the frame its views (strings, data, dirents) point into. Moving
 // keeps the views valid (a moved vector keeps its buffer); copying is not allowed.

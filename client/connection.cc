@@ -198,7 +198,7 @@ Result<void> Connection::SendFrame(std::span<const uint8_t> frame) {
     if (n < 0) {
       if (errno == EINTR) continue;
       const int e = errno;
-      Error error = Error::Transport(ErrnoFromHost(e), "send to " + description_);
+      Error error = Error::Transport(WireErrnoFromHost(e), "send to " + description_);
       Fail(error);
       return Unexpected(error);
     }
@@ -405,28 +405,30 @@ void Connection::ReaderLoop() {
         Fail(Error::Transport(Errno::kECONNRESET, "connection closed by " + description_));
       } else {
         const int e = errno;
-        Fail(Error::Transport(ErrnoFromHost(e), "receive from " + description_));
+        Fail(Error::Transport(WireErrnoFromHost(e), "receive from " + description_));
       }
       return false;
     }
     return true;
   };
   while (true) {
-    if (!fill(4)) return;
-    const uint32_t size = LoadU32(buffer.data() + begin);
-    const uint32_t limit = wire().msize;
-    if (size < kHeaderSize || size > limit) {
-      Fail(Error::Protocol("received a frame whose size field is " + std::to_string(size) +
-                           (size < kHeaderSize ? " (below the 7-byte header)"
-                                               : " (over msize " + std::to_string(limit) + ")") +
-                           " from " + description_));
+    const WireContext ctx = wire();
+    auto next = NextFrame(std::span<const uint8_t>(buffer.data() + begin, end - begin), ctx);
+    if (!next) {
+      const uint32_t size = LoadU32(buffer.data() + begin);
+      Fail(Error::Protocol(
+          "received a frame whose size field is " + std::to_string(size) +
+          (size < kHeaderSize ? " (below the 7-byte header)" : " (over msize " + std::to_string(ctx.msize) + ")") +
+          " from " + description_));
       return;
     }
-    if (!fill(size)) return;
+    if (next->frame.empty()) {
+      if (!fill(next->needed)) return;
+      continue;
+    }
     RawFrame frame;
-    frame.bytes.assign(buffer.begin() + static_cast<ptrdiff_t>(begin),
-                       buffer.begin() + static_cast<ptrdiff_t>(begin + size));
-    begin += size;
+    frame.bytes.assign(next->frame.begin(), next->frame.end());
+    begin += next->frame.size();
     if (begin == end) begin = end = 0;
     Route(std::move(frame));
   }

@@ -21,7 +21,7 @@ namespace {
 constexpr std::string_view kForms = "expected tcp:HOST:PORT, unix:PATH or exec:COMMAND";
 
 // The errno's name and text come with Error::Describe(); the detail says what failed.
-Error SystemError(int e, const std::string& what) { return Error::Transport(ErrnoFromHost(e), what); }
+Error SystemError(int e, const std::string& what) { return Error::Transport(WireErrnoFromHost(e), what); }
 
 Result<Transport> DialTcp(const Target& t, const std::string& name) {
   addrinfo hints{};
@@ -93,8 +93,6 @@ Result<Transport> DialExec(const Target& t, const std::string& name) {
 }
 
 }  // namespace
-
-Errno ErrnoFromHost(int e) { return static_cast<Errno>(static_cast<uint32_t>(e)); }
 
 Result<Target> ParseTarget(std::string_view target) {
   Target t;

@@ -56,7 +56,4 @@ class Transport {
   std::string description_;
 };
 
-// Linux errno of the host errno value `e` (the same numbers on Linux, where p9x runs).
-Errno ErrnoFromHost(int e);
-
 }  // namespace p9x::client

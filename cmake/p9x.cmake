@@ -91,31 +91,17 @@ function(p9x_cc_test)
     DISCOVERY_TIMEOUT 60)
 endfunction()
 
-# The one-way module graph (GUIDE R15): a module may include only the modules listed for it.
-# Checked at configure time by scanning #include lines, so a wrong edge fails the build at once.
+# The one-way module graph (cmake/module_graph.cmake), checked at configure time by scanning
+# #include lines, so a wrong edge fails the build at once.
+include(${CMAKE_CURRENT_LIST_DIR}/module_graph.cmake)
 function(p9x_check_module_graph)
-  set(allowed_codec "codec")
-  set(allowed_negotiation "codec;negotiation")
-  set(allowed_server "codec;negotiation;server")
-  set(allowed_client "codec;negotiation;client")
-  set(allowed_conformance "codec;negotiation;server;client;conformance")
-  set(modules codec negotiation server client conformance)
-  foreach(module ${modules})
-    file(GLOB_RECURSE sources CONFIGURE_DEPENDS
-      ${PROJECT_SOURCE_DIR}/${module}/*.h ${PROJECT_SOURCE_DIR}/${module}/*.cc
-      ${PROJECT_SOURCE_DIR}/${module}/*.inc)
-    foreach(source ${sources})
-      if(source MATCHES "_test\\.cc$")
-        continue()  # a module's own tests may use a server or client as a harness
-      endif()
-      file(STRINGS ${source} includes REGEX "^#include \"[a-z_]+/")
-      foreach(line ${includes})
-        string(REGEX REPLACE "^#include \"([a-z_]+)/.*" "\\1" used "${line}")
-        if(used IN_LIST modules AND NOT used IN_LIST allowed_${module})
-          message(FATAL_ERROR "module graph: ${source} (module ${module}) includes ${used}/; "
-            "allowed: ${allowed_${module}}. Dependencies go codec <- negotiation <- {client, server} <- conformance.")
-        endif()
-      endforeach()
-    endforeach()
+  p9x_module_graph_violations(${PROJECT_SOURCE_DIR} violations)
+  if(violations)
+    message(FATAL_ERROR "module graph broken (see cmake/module_graph.cmake):\n${violations}")
+  endif()
+  # Re-run the check when a source file is added or removed.
+  foreach(module ${P9X_MODULES})
+    file(GLOB_RECURSE unused CONFIGURE_DEPENDS ${PROJECT_SOURCE_DIR}/${module}/*.h
+         ${PROJECT_SOURCE_DIR}/${module}/*.cc ${PROJECT_SOURCE_DIR}/${module}/*.inc)
   endforeach()
 endfunction()

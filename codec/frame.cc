@@ -60,6 +60,14 @@ Result<uint32_t, CodecError> PeekFrameSize(std::span<const uint8_t, 4> prefix, c
   return size;
 }
 
+Result<NextFrameResult, CodecError> NextFrame(std::span<const uint8_t> buffered, const WireContext& ctx) {
+  if (buffered.size() < 4) return NextFrameResult{{}, 4};
+  auto size = PeekFrameSize(buffered.first<4>(), ctx);
+  if (!size) return Unexpected(size.error());
+  if (buffered.size() < *size) return NextFrameResult{{}, *size};
+  return NextFrameResult{buffered.first(*size), *size};
+}
+
 namespace {
 
 using BodyDecoder = bool (*)(std::span<const uint8_t> body, Dialect, Message*, CodecError*);
@@ -79,21 +87,9 @@ constexpr std::array<BodyDecoder, 256> kBodyDecoders = [] {
   return table;
 }();
 
-template <class M>
-constexpr bool CarriesQid() {
-  bool found = false;
-  M msg{};
-  M::ForEachField(msg, [&](std::string_view, const auto& field) {
-    using F = std::decay_t<decltype(field)>;
-    found = found || std::is_same_v<F, Qid> || std::is_same_v<F, WalkQids> ||
-            std::is_same_v<F, DirentBytes>;
-  });
-  return found;
-}
-
 constexpr std::array<bool, 256> kCarriesQid = [] {
   std::array<bool, 256> table{};
-#define P9X_QID_ENTRY(Name, number) table[number] = CarriesQid<Name>();
+#define P9X_QID_ENTRY(Name, number) table[number] = Name::kCarriesQid;
   P9X_MESSAGE_LIST(P9X_QID_ENTRY)
 #undef P9X_QID_ENTRY
   return table;
@@ -225,15 +221,6 @@ std::string CodecError::Describe() const {
 
 namespace {
 
-template <class M>
-constexpr bool IsMutating() {
-  bool mutating = false;
-#define P9X_MUTATING_CHECK(Name) mutating = mutating || std::is_same_v<M, Name>;
-  P9X_MUTATING_LIST(P9X_MUTATING_CHECK)
-#undef P9X_MUTATING_CHECK
-  return mutating;
-}
-
 struct InfoTable {
   std::array<MsgInfo, 256> by_type{};
   std::array<bool, 256> present{};
@@ -241,9 +228,9 @@ struct InfoTable {
 
 constexpr InfoTable kInfo = [] {
   InfoTable t{};
-#define P9X_INFO_ENTRY(Name, ref, doc)                                          \
-  t.by_type[static_cast<uint8_t>(MsgType::k##Name)] = {#Name, ref, doc, #Name[0] == 'T', \
-                                                       IsMutating<Name>()};     \
+#define P9X_INFO_ENTRY(Name, ref, doc)                                                                                 \
+  t.by_type[static_cast<uint8_t>(MsgType::k##Name)] = {                                                                \
+      #Name, ref, doc, #Name[0] == 'T', Name::kMutates, Name::kRunsOnWorker, Name::kReservesCount, Name::kCarriesQid}; \
   t.present[static_cast<uint8_t>(MsgType::k##Name)] = true;
   P9X_MESSAGE_DOCS(P9X_INFO_ENTRY)
 #undef P9X_INFO_ENTRY

@@ -77,6 +77,19 @@ inline Result<FrameHeader, CodecError> DecodeHeader(std::span<const uint8_t> fra
 // against msize (kFrameTooShort, kFrameTooLarge). Tells a reader how many bytes to wait for.
 Result<uint32_t, CodecError> PeekFrameSize(std::span<const uint8_t, 4> prefix, const WireContext& ctx);
 
+// Stream framing: the first frame of `buffered`, the unconsumed bytes of a byte stream.
+//  - an error (PeekFrameSize's): the size field is refused, so framing is lost;
+//  - `frame` empty: the frame is incomplete, and `needed` bytes must be buffered (from the start
+//    of `buffered`) before it is whole: 4 while the size field is not yet there, then the size;
+//  - otherwise `frame` is the whole first frame (`needed` == frame.size()); consume that many.
+// Pure: every stream reader (p9xd's connections, the client's reader, the benchmark) reads bytes
+// its own way and asks this where frames end.
+struct NextFrameResult {
+  std::span<const uint8_t> frame;
+  uint32_t needed = 0;
+};
+Result<NextFrameResult, CodecError> NextFrame(std::span<const uint8_t> buffered, const WireContext& ctx);
+
 // Decodes any message. The result's views point into `frame`.
 Result<Frame, CodecError> DecodeFrame(std::span<const uint8_t> frame, const WireContext& ctx);
 

@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
+
 #include "codec/dirent.h"
 #include "codec/text.h"
 
@@ -186,11 +188,56 @@ TEST(FrameCodec, CountedReplyHeaderMatchesEncoder) {
   EXPECT_TRUE(std::equal(header.begin(), header.end(), full->begin()));
 }
 
+TEST(FrameCodec, NextFrameSplitsAStream) {
+  auto one = EncodeToVector(Frame{1, Tclunk{7}}, kLegacy);
+  auto two = EncodeToVector(Frame{2, Tclunk{8}}, kLegacy);
+  ASSERT_TRUE(one && two);
+  std::vector<uint8_t> stream = *one;
+  stream.insert(stream.end(), two->begin(), two->end());
+  // Fewer than 4 bytes: wait for the size field.
+  auto none = NextFrame(std::span<const uint8_t>(stream).first(3), kLegacy);
+  ASSERT_TRUE(none);
+  EXPECT_TRUE(none->frame.empty());
+  EXPECT_EQ(none->needed, 4u);
+  // The size is known but the frame is not whole: wait for all of it.
+  auto part = NextFrame(std::span<const uint8_t>(stream).first(one->size() - 1), kLegacy);
+  ASSERT_TRUE(part);
+  EXPECT_TRUE(part->frame.empty());
+  EXPECT_EQ(part->needed, one->size());
+  // Whole frames come out one at a time, each exactly its own bytes.
+  auto first = NextFrame(stream, kLegacy);
+  ASSERT_TRUE(first);
+  EXPECT_TRUE(std::ranges::equal(first->frame, *one));
+  auto second = NextFrame(std::span<const uint8_t>(stream).subspan(first->frame.size()), kLegacy);
+  ASSERT_TRUE(second);
+  EXPECT_TRUE(std::ranges::equal(second->frame, *two));
+  // A refused size field loses the framing.
+  const uint8_t huge[] = {0xff, 0xff, 0xff, 0x7f, 0, 0, 0};
+  auto bad = NextFrame(huge, kLegacy);
+  ASSERT_FALSE(bad);
+  EXPECT_EQ(bad.error().kind, CodecErrorKind::kFrameTooLarge);
+}
+
 TEST(FrameCodec, PeekFrameSizeBoundsTheAllocation) {
   std::array<uint8_t, 4> prefix = {0xff, 0xff, 0xff, 0xff};
   EXPECT_EQ(PeekFrameSize(prefix, kLegacy).error().kind, CodecErrorKind::kFrameTooLarge);
   prefix = {3, 0, 0, 0};
   EXPECT_EQ(PeekFrameSize(prefix, kLegacy).error().kind, CodecErrorKind::kFrameTooShort);
+}
+
+// The table's per-message attributes reach the structs and MsgInfo alike.
+TEST(MessageTable, AttributesComeFromTheTable) {
+  static_assert(std::is_same_v<ReplyOf<Twalk>, Rwalk> && std::is_same_v<ReplyOf<Tversion>, Rversion>);
+  EXPECT_TRUE(Tread::kRunsOnWorker && Tread::kReservesCount && !Tread::kMutates);
+  EXPECT_TRUE(Twrite::kRunsOnWorker && !Twrite::kReservesCount && Twrite::kMutates);
+  EXPECT_TRUE(Treaddir::kReservesCount);
+  EXPECT_FALSE(Twalk::kRunsOnWorker || Tclunk::kRunsOnWorker || Tversion::kRunsOnWorker);
+  EXPECT_TRUE(Rwalk::kCarriesQid && Rreaddir::kCarriesQid && Rattach::kCarriesQid && Rgetattr::kCarriesQid);
+  EXPECT_FALSE(Rread::kCarriesQid || Twalk::kCarriesQid || Rlerror::kCarriesQid);
+  const MsgInfo* read = FindMsgInfo("Tread");
+  ASSERT_NE(read, nullptr);
+  EXPECT_TRUE(read->runs_on_worker && read->reserves_count && !read->carries_qid);
+  EXPECT_TRUE(FindMsgInfo("Rlopen")->carries_qid);
 }
 
 TEST(MessageTable, TypeNumbersAndNamesAgree) {

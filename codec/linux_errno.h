@@ -1,7 +1,7 @@
 // Linux errno numbers as carried on the wire by Rlerror (9P2000.L: "ecode[4]: Linux errno").
 //
-// These are the *Linux* numbers whatever the host is: a server on another OS translates in one
-// place (server/errno_map) and a missing translation becomes EIO. The list is the generic Linux
+// These are the *Linux* numbers whatever the host is: host errors cross onto the wire in one place
+// (WireErrnoFromHost below) and a missing translation becomes EIO. The list is the generic Linux
 // asm-generic/errno-base.h and errno.h values that 9P servers are seen to return.
 #pragma once
 
@@ -10,6 +10,7 @@
 
 namespace p9x {
 
+// clang-format off
 #define P9X_ERRNO_LIST(X)                                      \
   X(EPERM, 1, "Operation not permitted")                       \
   X(ENOENT, 2, "No such file or directory")                    \
@@ -57,14 +58,18 @@ namespace p9x {
   X(EPROTONOSUPPORT, 93, "Protocol not supported")             \
   X(EOPNOTSUPP, 95, "Operation not supported")                 \
   X(EADDRINUSE, 98, "Address already in use")                  \
+  X(EADDRNOTAVAIL, 99, "Cannot assign requested address")     \
+  X(ENETUNREACH, 101, "Network is unreachable")                \
   X(ECONNRESET, 104, "Connection reset by peer")               \
   X(ENOBUFS, 105, "No buffer space available")                 \
   X(ETIMEDOUT, 110, "Connection timed out")                    \
   X(ECONNREFUSED, 111, "Connection refused")                   \
+  X(EHOSTUNREACH, 113, "No route to host")                     \
   X(ESTALE, 116, "Stale file handle")                          \
   X(EDQUOT, 122, "Disk quota exceeded")                        \
   X(ECANCELED, 125, "Operation canceled")                      \
   X(EREMOTEIO, 121, "Remote I/O error")
+// clang-format on
 
 // A Linux errno value. Any uint32_t is representable (a peer may send numbers not listed here);
 // the named enumerators are the ones p9x produces or interprets.
@@ -99,6 +104,15 @@ constexpr std::string_view ErrnoText(Errno e) {
     default:
       return "";
   }
+}
+
+// The one host -> wire errno translation, for an errno read after a system call. Linux hosts use
+// the wire numbers, so a number this list names passes through; anything else (0, or a number
+// p9x does not know) becomes EIO, which every client understands. p9xd logs the EIO fallbacks
+// (server/host_fs.h ToWireErrno); a server on another OS would translate here.
+constexpr Errno WireErrnoFromHost(int host_errno) {
+  const auto wire = static_cast<Errno>(static_cast<uint32_t>(host_errno));
+  return host_errno > 0 && !ErrnoName(wire).empty() ? wire : Errno::kEIO;
 }
 
 // Reverse of ErrnoName: Errno::kOk when the name is unknown.

@@ -18,6 +18,9 @@ enum class Dialect : uint8_t {
 
 inline constexpr uint32_t QidWireSize(Dialect d) { return d == Dialect::kXqid ? 21 : 13; }
 
+// The dialect's short name in p9x's text and JSON output: "legacy" or "xqid".
+inline constexpr const char* DialectName(Dialect d) { return d == Dialect::kXqid ? "xqid" : "legacy"; }
+
 // qid(5): "The qid represents the server's unique identification for the file being accessed:
 // two files on the same server hierarchy are the same if and only if their qids are the same."
 //

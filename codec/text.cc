@@ -318,6 +318,12 @@ void AppendText(std::string& out, const Frame& frame, Dialect dialect) {
       frame.msg);
 }
 
+std::string QidText(const Qid& q) {
+  std::string out;
+  AppendQid(out, q);
+  return out;
+}
+
 std::string ToText(const Frame& frame, Dialect dialect) {
   std::string out;
   AppendText(out, frame, dialect);

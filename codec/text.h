@@ -37,6 +37,10 @@ struct ParsedFrame {
 // saying where parsing stopped. Rreaddir entries are packed for `dialect`.
 Result<std::unique_ptr<ParsedFrame>, std::string> ParseText(std::string_view text, Dialect dialect);
 
+// A qid in the canonical text form: {type=0x80 version=0 path=0x2}, or path=0x1:0x2 (path_hi:path)
+// when path_hi is not 0.
+std::string QidText(const Qid& q);
+
 // Hex helpers used by vectors and tools.
 std::string ToHex(std::span<const uint8_t> bytes);
 bool FromHex(std::string_view hex, std::vector<uint8_t>* out);  // ignores whitespace

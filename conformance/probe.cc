@@ -132,6 +132,12 @@ bool Probe::SendBytes(std::span<const uint8_t> bytes) {
   return true;
 }
 
+// The probe reads replies itself rather than through client::Connection or the codec's
+// NextFrame: the judge must see exactly what the server sent, byte for byte and in order, with no
+// client logic in between that could mend, reorder or drop a reply (the client's reader routes
+// by tag and closes on a frame over msize). So it reads the 4-byte size, records a refused size
+// as the server's failure (a frame over msize is still read, up to kHardFrameCap, so that the
+// case can say what came), and then reads exactly that frame, nothing ahead of it.
 bool Probe::ReadExact(uint8_t* out, size_t n, std::chrono::steady_clock::time_point deadline,
                       RawFrame* failure) {
   size_t done = 0;

@@ -39,20 +39,7 @@
 
 namespace p9x::conformance {
 
-// The message struct for a type number (void when none), and the reply type of a request.
-template <uint8_t N>
-struct MessageForType {
-  using type = void;
-};
-#define P9X_CONFORMANCE_TYPE_MAP(Name, number) \
-  template <>                                  \
-  struct MessageForType<number> {              \
-    using type = Name;                         \
-  };
-P9X_MESSAGE_LIST(P9X_CONFORMANCE_TYPE_MAP)
-#undef P9X_CONFORMANCE_TYPE_MAP
-template <class T>
-using ReplyOf = typename MessageForType<static_cast<uint8_t>(static_cast<uint8_t>(T::kType) + 1)>::type;
+// ReplyOf<T> (codec/messages.h): the reply message of request T.
 
 // The 9P2000/9P2000.u error type. Not part of 9P2000.L, so not in the message table; a
 // 9P2000.L server must not send it (ganesha does, with an errno body).

@@ -36,8 +36,8 @@
 
 namespace p9x::server {
 
-// Converts a host errno to the Linux errno carried by Rlerror. The one place host errors cross
-// onto the wire; on Linux hosts the numbers are the same, anything unknown becomes EIO.
+// Converts a host errno to the Linux errno carried by Rlerror (codec WireErrnoFromHost) and logs,
+// at most once a second, each number that had no mapping and became EIO.
 Errno ToWireErrno(int host_errno);
 
 // A host node: an O_PATH descriptor plus how it was reached (Node).

@@ -1,4 +1,5 @@
-// MemFs: see mem_fs.h for the contract this file implements.
+// MemFs's tree: walk, create, link, rename, remove, attributes, xattrs and directory listing
+// (see mem_fs.h for the contract; the open file is in mem_fs_open_file.cc).
 #include "server/mem_fs.h"
 
 #include <fcntl.h>
@@ -13,82 +14,15 @@
 #include <mutex>
 
 #include "codec/constants.h"
+#include "server/mem_fs_internal.h"
 
 namespace p9x::server {
 
-// One file. Directories keep their entries twice: by name, and by the cookie readdir resumes
-// from (a counter per directory, never reused, so a cookie stays valid while others change).
-struct MemFs::Inode {
-  uint64_t dev = 0, ino = 0;
-  mode_t mode = 0;
-  uid_t uid = 0;
-  gid_t gid = 0;
-  uint64_t nlink = 1;
-  dev_t rdev = 0;
-  timespec atime{}, mtime{}, ctime{};
-  std::vector<uint8_t> data;  // file contents, or a symlink's target
-  std::map<std::string, std::vector<uint8_t>, std::less<>> xattrs;
-  uint64_t xattr_bytes = 0;
-  // Directories.
-  struct Entry {
-    uint64_t cookie;
-    std::shared_ptr<Inode> inode;
-  };
-  std::map<std::string, Entry, std::less<>> children;
-  std::map<uint64_t, std::string> by_cookie;
-  uint64_t next_cookie = 3;  // 1 is ".", 2 is ".."
-  std::weak_ptr<Inode> parent;  // directories: the directory holding this one
-  const MemFsOptions::Generated* generated = nullptr;  // a generated directory
-  bool read_only = false;                             // generated files and directories
-  // Byte-range locks: owner is the MemOpenFile that set them.
-  struct Lock {
-    const void* owner;
-    uint8_t type;
-    uint64_t start, end;  // inclusive
-    uint32_t proc_id;
-  };
-  std::vector<Lock> locks;
-
-  bool is_dir() const { return S_ISDIR(mode); }
-};
-
-struct MemFs::State {
-  explicit State(MemFsOptions o) : options(std::move(o)) {}
-  MemFsOptions options;
-  mutable std::mutex mu;
-  uint64_t tick = 0;
-  uint64_t data_bytes = 0;
-  uint64_t inodes = 0;
-  std::map<uint64_t, uint64_t> next_ino;  // device -> next inode number
-  uid_t owner_uid = geteuid();
-  gid_t owner_gid = getegid();
-
-  // The logical clock: one tick per change, from a fixed epoch (2023-11-14), so runs repeat.
-  timespec Now() {
-    ++tick;
-    return timespec{static_cast<time_t>(1'700'000'000 + tick / 1000), static_cast<long>(tick % 1000) * 1'000'000};
-  }
-  Result<std::shared_ptr<Inode>> NewInode(uint64_t dev, mode_t mode, uint32_t gid) {
-    if (inodes >= options.max_inodes) return Unexpected(Errno::kENOSPC);
-    auto inode = std::make_shared<Inode>();
-    inode->dev = dev;
-    auto [it, fresh] = next_ino.try_emplace(dev, options.root_ino + 1);
-    inode->ino = it->second++;
-    inode->mode = mode;
-    inode->uid = owner_uid;
-    inode->gid = gid == static_cast<uint32_t>(-1) ? owner_gid : gid;
-    inode->nlink = S_ISDIR(mode) ? 2 : 1;
-    inode->atime = inode->mtime = inode->ctime = Now();
-    ++inodes;
-    return inode;
-  }
-  void Changed(Inode& inode) { inode.mtime = inode.ctime = Now(); }
-};
-
 namespace {
 
-using Inode = MemFs::Inode;
-using InodeRef = std::shared_ptr<Inode>;
+using mem_fs_internal::Inode;
+using mem_fs_internal::InodeRef;
+using mem_fs_internal::MemOpenFile;
 
 class MemNode final : public Node {
  public:
@@ -143,100 +77,6 @@ InodeRef GeneratedFile(const MemFsOptions::Generated& g, const Inode& dir, uint6
   f->read_only = true;
   return f;
 }
-
-bool Overlaps(const Inode::Lock& l, uint64_t start, uint64_t end) { return l.start <= end && start <= l.end; }
-uint64_t LockEnd(uint64_t start, uint64_t length) {
-  // fcntl(2): "Specifying 0 for l_len has the special meaning: lock all bytes starting at ...
-  // through to the end of file, no matter how large the file grows."
-  if (length == 0 || start + length - 1 < start) return UINT64_MAX;
-  return start + length - 1;
-}
-
-// Removes owner's locks in [start, end], splitting those that stick out.
-void Unlock(Inode& inode, const void* owner, uint64_t start, uint64_t end) {
-  std::vector<Inode::Lock> kept;
-  for (const auto& l : inode.locks) {
-    if (l.owner != owner || !Overlaps(l, start, end)) {
-      kept.push_back(l);
-      continue;
-    }
-    if (l.start < start) kept.push_back({owner, l.type, l.start, start - 1, l.proc_id});
-    if (l.end > end) kept.push_back({owner, l.type, end + 1, l.end, l.proc_id});
-  }
-  inode.locks = std::move(kept);
-}
-
-class MemOpenFile final : public OpenFile {
- public:
-  MemOpenFile(std::shared_ptr<MemFs::State> state, InodeRef inode, uint32_t flags)
-      : OpenFile(flags), state_(std::move(state)), inode_(std::move(inode)) {}
-  ~MemOpenFile() override {
-    std::lock_guard lock(state_->mu);
-    Unlock(*inode_, this, 0, UINT64_MAX);  // closing releases the owner's locks
-  }
-  const InodeRef& inode() const { return inode_; }
-
-  Result<size_t> Read(std::span<uint8_t> into, uint64_t offset) override {
-    std::lock_guard lock(state_->mu);
-    if (inode_->is_dir()) return Unexpected(Errno::kEISDIR);
-    if ((flags() & kOpenAccmode) == kOpenWronly) return Unexpected(Errno::kEBADF);
-    const auto& d = inode_->data;
-    if (offset >= d.size()) return size_t{0};
-    const size_t n = std::min<uint64_t>(into.size(), d.size() - offset);
-    std::memcpy(into.data(), d.data() + offset, n);
-    return n;
-  }
-  Result<size_t> Write(std::span<const uint8_t> data, uint64_t offset) override {
-    std::lock_guard lock(state_->mu);
-    if ((flags() & kOpenAccmode) == kOpenRdonly) return Unexpected(Errno::kEBADF);
-    auto& d = inode_->data;
-    if (flags() & kOpenAppend) offset = d.size();
-    if (data.empty()) return size_t{0};
-    const auto& o = state_->options;
-    if (offset > o.max_file_bytes || data.size() > o.max_file_bytes - offset) return Unexpected(Errno::kEFBIG);
-    const uint64_t end = offset + data.size();
-    if (end > d.size()) {
-      const uint64_t grow = end - d.size();
-      if (state_->data_bytes + grow > o.max_data_bytes) return Unexpected(Errno::kENOSPC);
-      state_->data_bytes += grow;
-      d.resize(end);
-    }
-    std::memcpy(d.data() + offset, data.data(), data.size());
-    state_->Changed(*inode_);
-    return data.size();
-  }
-  Result<void> Sync(bool) override { return {}; }
-  Result<bool> SetLock(const ByteRangeLock& l) override {
-    std::lock_guard lock(state_->mu);
-    const uint64_t end = LockEnd(l.start, l.length);
-    if (l.type == kLockTypeUnlck) {
-      Unlock(*inode_, this, l.start, end);
-      return true;
-    }
-    if (Conflict(l.type, l.start, end)) return false;
-    Unlock(*inode_, this, l.start, end);
-    inode_->locks.push_back({this, l.type, l.start, end, l.proc_id});
-    return true;
-  }
-  Result<ByteRangeLock> TestLock(const ByteRangeLock& l) override {
-    std::lock_guard lock(state_->mu);
-    const Inode::Lock* c = Conflict(l.type, l.start, LockEnd(l.start, l.length));
-    if (!c) return ByteRangeLock{kLockTypeUnlck, l.start, l.length, l.proc_id};
-    return ByteRangeLock{c->type, c->start, c->end == UINT64_MAX ? 0 : c->end - c->start + 1, c->proc_id};
-  }
-
- private:
-  const Inode::Lock* Conflict(uint8_t type, uint64_t start, uint64_t end) const {
-    for (const auto& h : inode_->locks) {
-      if (h.owner != this && Overlaps(h, start, end) && (type == kLockTypeWrlck || h.type == kLockTypeWrlck)) {
-        return &h;
-      }
-    }
-    return nullptr;
-  }
-  std::shared_ptr<MemFs::State> state_;
-  InodeRef inode_;
-};
 
 Result<void> DirAndName(const NodeRef& dir, std::string_view name) {
   if (!dir->is_dir()) return Unexpected(Errno::kENOTDIR);
@@ -705,63 +545,6 @@ Result<std::vector<uint8_t>> MemFs::ReadFileForTest(std::string_view path) {
   }
   if (at->is_dir()) return Unexpected(Errno::kEISDIR);
   return at->data;
-}
-
-namespace {
-bool ParseNumber(std::string_view s, uint64_t* out) {
-  int base = 10;
-  if (s.size() > 2 && s[0] == '0' && (s[1] == 'x' || s[1] == 'X')) {
-    s.remove_prefix(2);
-    base = 16;
-  }
-  auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), *out, base);
-  return ec == std::errc() && end == s.data() + s.size() && !s.empty();
-}
-std::vector<std::string_view> Split(std::string_view s, char sep) {
-  std::vector<std::string_view> parts;
-  while (true) {
-    const size_t at = s.find(sep);
-    parts.push_back(s.substr(0, at));
-    if (at == std::string_view::npos) return parts;
-    s.remove_prefix(at + 1);
-  }
-}
-}  // namespace
-
-Result<MemFsOptions, std::string> ParseMemFsSpec(std::string_view spec) {
-  if (spec.substr(0, 4) != "mem:") return Unexpected(std::string("an in-memory export starts with \"mem:\""));
-  spec.remove_prefix(4);
-  MemFsOptions o;
-  if (spec.empty()) return o;
-  for (std::string_view item : Split(spec, ',')) {
-    const size_t eq = item.find('=');
-    const std::string_view key = item.substr(0, eq);
-    const std::string_view value = eq == std::string_view::npos ? std::string_view() : item.substr(eq + 1);
-    const auto bad = [&](const char* why) {
-      return Unexpected("mem: " + std::string(item) + ": " + why);
-    };
-    if (key == "mounts") {
-      for (std::string_view m : Split(value, '+')) {
-        if (!ValidName(m)) return bad("a mount is one valid name");
-        o.mounts.emplace_back(m);
-      }
-    } else if (key == "gen") {
-      auto f = Split(value, ':');
-      MemFsOptions::Generated g;
-      if (f.size() < 2 || f.size() > 5 || !ValidName(f[0])) return bad("expected gen=NAME:COUNT[:FIRST_INO[:STRIDE[:DEV]]]");
-      g.name = std::string(f[0]);
-      if (!ParseNumber(f[1], &g.count) || (f.size() > 2 && !ParseNumber(f[2], &g.first_ino)) ||
-          (f.size() > 3 && !ParseNumber(f[3], &g.stride)) || (f.size() > 4 && !ParseNumber(f[4], &g.dev))) {
-        return bad("numbers are decimal or 0x hex");
-      }
-      o.generated.push_back(std::move(g));
-    } else if (key == "max_data") {
-      if (!ParseNumber(value, &o.max_data_bytes)) return bad("expected a number of bytes");
-    } else {
-      return bad("unknown option (mounts=, gen=, max_data=)");
-    }
-  }
-  return o;
 }
 
 }  // namespace p9x::server

@@ -121,9 +121,7 @@ uint64_t GetU64(const std::string& in, size_t at) {
   return v;
 }
 
-// Linux host errno numbers are the wire numbers. TODO(cleanup): route through server/errno_map
-// when it exists (GUIDE R6: one host->wire translation).
-Errno HostErrno(int e) { return static_cast<Errno>(static_cast<uint32_t>(e)); }
+Errno HostErrno(int e) { return WireErrnoFromHost(e); }
 
 QidMapError SysError(int e, const std::string& what) {
   return QidMapError{HostErrno(e), what + ": " + std::strerror(e)};

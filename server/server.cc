@@ -48,25 +48,6 @@ void Log(int level, int wanted, const char* fmt, ...) {
   va_end(args);
 }
 
-template <class T, class... Ts>
-constexpr bool kIsAnyOf = (std::is_same_v<T, Ts> || ...);
-
-// Requests that may block on storage run on the worker pool; everything else is answered on the
-// connection thread, which saves a thread hand-off (QEMU measured ~30 µs per hand-off).
-template <class M>
-constexpr bool kRunsOnWorker = kIsAnyOf<M, Tread, Twrite, Treaddir, Tfsync, Tlock, Tgetlock, Tsetattr,
-                                        Tlcreate, Tremove, Tunlinkat, Trenameat, Trename, Tlink, Tmkdir,
-                                        Tsymlink, Tmknod, Tstatfs, Txattrwalk>;
-
-template <class M>
-constexpr bool kMutates() {
-  bool mutates = false;
-#define P9X_SERVER_MUTATING(Name) mutates = mutates || std::is_same_v<M, Name>;
-  P9X_MUTATING_LIST(P9X_SERVER_MUTATING)
-#undef P9X_SERVER_MUTATING
-  return mutates;
-}
-
 // The table's fid rules (spec/messages.json "fids"), checked before any handler runs.
 // existing: must name a live fid; new: must not be in use; new_or_same: new, or equal to fid.
 #define P9X_FIDCHECK_existing(field) \
@@ -469,8 +450,8 @@ class Connection : public std::enable_shared_from_this<Connection> {
 void Connection::Run() {
   fcntl(rfd_, F_SETFL, fcntl(rfd_, F_GETFL) | O_NONBLOCK);
   if (wfd_ != rfd_) fcntl(wfd_, F_SETFL, fcntl(wfd_, F_GETFL) | O_NONBLOCK);
-  // Small until a client sends large frames: an idle connection must stay cheap (issue 9:
-  // <= 64 KiB per idle connection), and the buffer grows to a frame's size when one needs it.
+  // Small until a client sends large frames: an idle connection must stay cheap (at most
+  // 64 KiB per idle connection), and the buffer grows to a frame's size when one needs it.
   in_.resize(kInitialReadBuffer);
   while (!stop_.load()) {
     bool want_write, want_read, over_budget;
@@ -639,10 +620,10 @@ void Connection::ProcessFrames() {
     }
     const WireContext wire = session_.wire();
     const uint8_t* p = in_.data() + pos;
-    auto size = PeekFrameSize(std::span<const uint8_t, 4>(p, 4), wire);
-    if (!size) {
+    auto next = NextFrame(std::span<const uint8_t>(p, in_len_ - pos), wire);
+    if (!next) {
       // Framing is lost: answer once if the tag is readable, then close this connection only.
-      Log(1, s_.options.log_level, "%s: closing: %s", peer_.c_str(), size.error().Describe().c_str());
+      Log(1, s_.options.log_level, "%s: closing: %s", peer_.c_str(), next.error().Describe().c_str());
       if (in_len_ - pos >= kHeaderSize) {
         uint16_t tag = static_cast<uint16_t>(p[5] | p[6] << 8);
         std::lock_guard lock(out_mu_);
@@ -651,20 +632,20 @@ void Connection::ProcessFrames() {
       fatal_ = true;
       break;
     }
-    if (in_len_ - pos < *size) {
-      if (*size > in_.size()) {
+    if (next->frame.empty()) {
+      if (next->needed > in_.size()) {
         // A frame larger than the buffer: grow to exactly the frame (bounded by msize).
         std::memmove(in_.data(), p, in_len_ - pos);
         in_len_ -= pos;
         pos = 0;
-        in_.resize(*size);
+        in_.resize(next->needed);
       }
       break;
     }
-    std::span<const uint8_t> frame(p, *size);
-    more_input_ = in_len_ - pos > *size;
+    const std::span<const uint8_t> frame = next->frame;
+    more_input_ = in_len_ - pos > frame.size();
     Dispatch(frame, nullptr);
-    pos += *size;
+    pos += frame.size();
   }
   if (pos > 0) {
     std::memmove(in_.data(), in_.data() + pos, in_len_ - pos);
@@ -752,11 +733,11 @@ void Connection::OnRequest(std::span<const uint8_t> frame, std::vector<uint8_t>*
           Complete(tag, generation, ErrorFrame(tag, e), false);
           return;
         }
-        if (kMutates<M>() && s_.options.read_only) {
+        if (M::kMutates && s_.options.read_only) {
           Complete(tag, generation, ErrorFrame(tag, Errno::kEROFS), false);
           return;
         }
-        if constexpr (kRunsOnWorker<M>) {
+        if constexpr (M::kRunsOnWorker) {
           if (CanAnswerInline(msg, generation, alone)) {
             Reply r = Handle(msg, req);
             Complete(tag, generation, r ? std::move(*r) : ErrorFrame(tag, r.error()), false);
@@ -769,7 +750,7 @@ void Connection::OnRequest(std::span<const uint8_t> frame, std::vector<uint8_t>*
           auto bytes = std::make_shared<std::vector<uint8_t>>(
               owned ? std::move(*owned) : std::vector<uint8_t>(frame.begin(), frame.end()));
           size_t reserve = bytes->size() + kHeaderSize + 4;
-          if constexpr (std::is_same_v<M, Tread> || std::is_same_v<M, Treaddir>) {
+          if constexpr (M::kReservesCount) {
             reserve += std::min(msg.count, req.wire.msize - kRreadHeaderSize);
           }
           {

@@ -3,9 +3,12 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <climits>
+#include <cstdint>
 
+#include "codec/frame.h"
 #include "codec/linux_errno.h"
 #include "codec/wire.h"
 
@@ -14,16 +17,15 @@ namespace p9bench {
 FrameReader::FrameReader(size_t capacity) : buffer_(new uint8_t[capacity]), capacity_(capacity) {}
 
 std::span<const uint8_t> FrameReader::Next() {
-  if (end_ - start_ < 4) return {};
-  const uint32_t size = p9x::internal::LoadLe<uint32_t>(buffer_.get() + start_);
-  if (size < p9x::kHeaderSize || size > capacity_) {
+  // The capacity is the largest frame this reader can hold, so it plays msize's part.
+  const p9x::WireContext limit{p9x::Dialect::kLegacy, static_cast<uint32_t>(std::min<size_t>(capacity_, UINT32_MAX))};
+  auto next = p9x::NextFrame(std::span<const uint8_t>(buffer_.get() + start_, end_ - start_), limit);
+  if (!next) {
     error_ = true;
     return {};
   }
-  if (end_ - start_ < size) return {};
-  const std::span<const uint8_t> frame(buffer_.get() + start_, size);
-  start_ += size;
-  return frame;
+  start_ += next->frame.size();
+  return next->frame;
 }
 
 ssize_t FrameReader::Fill(int fd, bool dont_wait) {

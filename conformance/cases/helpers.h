@@ -9,6 +9,7 @@
 #include "codec/constants.h"
 #include "codec/messages.h"
 #include "codec/qid.h"
+#include "codec/text.h"
 #include "conformance/context.h"
 
 namespace p9x::conformance {
@@ -22,17 +23,7 @@ inline Twalk MakeWalk(uint32_t fid, uint32_t newfid, const std::vector<std::stri
   return w;
 }
 
-inline std::string QidText(const Qid& q) {
-  char buf[96];
-  if (q.path_hi != 0) {
-    std::snprintf(buf, sizeof buf, "{type=0x%x version=%u path=0x%llx:0x%llx}", q.type, q.version,
-                  static_cast<unsigned long long>(q.path_hi), static_cast<unsigned long long>(q.path));
-  } else {
-    std::snprintf(buf, sizeof buf, "{type=0x%x version=%u path=0x%llx}", q.type, q.version,
-                  static_cast<unsigned long long>(q.path));
-  }
-  return buf;
-}
+// QidText (codec/text.h) prints a qid in the codec's text form.
 
 // Same file by qid(5)'s rule: the (128-bit) path. Type and version are compared separately.
 inline bool SamePath(const Qid& a, const Qid& b) { return a.path == b.path && a.path_hi == b.path_hi; }

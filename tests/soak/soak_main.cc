@@ -1,5 +1,5 @@
-// p9x-soak: load and faults against the real p9xd over real sockets, and nothing lost (issue 10
-// item 5). Four phases, each bounded by --seconds:
+// p9x-soak: load and faults against the real p9xd over real sockets, and nothing lost.
+// Four phases, each bounded by --seconds:
 //
 //  1. Load. --connections clients (half TCP, half unix socket; dialects mixed) are all connected
 //     at once, then a small pool of threads multiplexes them: each cycle on a connection creates
@@ -51,6 +51,7 @@
 #include <nlohmann/json.hpp>
 
 #include "client/client.h"
+#include "codec/text.h"
 #include "tests/client/server_process.h"
 
 extern char** environ;
@@ -241,13 +242,6 @@ client::Result<std::unique_ptr<Client>> Connect(const std::string& target, Want 
 }
 
 std::string Describe(const client::Error& e) { return e.Describe(); }
-
-std::string QidText(const Qid& q) {
-  char buf[96];
-  std::snprintf(buf, sizeof buf, "(type %u version %u path %#" PRIx64 " hi %#" PRIx64 ")", q.type, q.version, q.path,
-                q.path_hi);
-  return buf;
-}
 
 bool Same(std::span<const uint8_t> a, std::span<const uint8_t> b) {
   return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin());

@@ -19,21 +19,6 @@ namespace {
 using vectors::AllVectors;
 using vectors::Vector;
 
-const char* DialectName(Dialect d) { return d == Dialect::kXqid ? "xqid" : "legacy"; }
-
-// Whether a message has a qid anywhere in its layout, so that its size depends on the dialect.
-template <class M>
-constexpr bool CarriesQid() {
-  bool found = false;
-  M msg{};
-  M::ForEachField(msg, [&](std::string_view, const auto& field) {
-    using F = std::decay_t<decltype(field)>;
-    found = found || std::is_same_v<F, Qid> || std::is_same_v<F, WalkQids> ||
-            std::is_same_v<F, DirentBytes>;
-  });
-  return found;
-}
-
 // DecodeAs<M> for the message whose type byte is `type`, as a Message.
 using DecodeAsFn = Result<Message, CodecError> (*)(std::span<const uint8_t>, const WireContext&);
 
@@ -52,7 +37,7 @@ struct MessageFacts {
 };
 
 constexpr MessageFacts kMessages[] = {
-#define P9X_FACTS_ROW(Name, number) {#Name, number, CarriesQid<Name>(), &DecodeAsMessage<Name>},
+#define P9X_FACTS_ROW(Name, number) {#Name, number, Name::kCarriesQid, &DecodeAsMessage<Name>},
     P9X_MESSAGE_LIST(P9X_FACTS_ROW)
 #undef P9X_FACTS_ROW
 };

@@ -318,7 +318,7 @@ TEST_F(ServerTest, ManyTagsInFlightAreAllAnswered) {
 namespace p9x::server {
 namespace {
 
-// issue 4 item 3: tcp:HOST:PORT takes IPv6 literals in brackets; the bound address names them
+// tcp:HOST:PORT takes IPv6 literals in brackets; the bound address names them
 // the same way, and a client reaches the server there.
 TEST(ServerListen, ServesOverIpv6Loopback) {
   char tmpl[] = "/tmp/p9xd-v6-XXXXXX";

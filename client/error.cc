@@ -1,3 +1,5 @@
+// The client's error value (error.h): how it prints, and the Error an Rlerror or an unexpected
+// reply becomes.
 #include "client/error.h"
 
 #include "codec/frame.h"

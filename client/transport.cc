@@ -1,3 +1,4 @@
+// Target strings and the byte streams they name (transport.h): tcp:, unix: and exec: connects.
 #include "client/transport.h"
 
 #include <fcntl.h>

@@ -1,3 +1,4 @@
+// Expected-failure lists (expected_list.h): parsing, matching a run against one, and --fix.
 #include "conformance/expected_list.h"
 
 #include <algorithm>

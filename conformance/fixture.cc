@@ -1,3 +1,4 @@
+// `p9x-conform fixture DIR` (fixture.h): builds the multi-filesystem export the qid cases need.
 #include "conformance/fixture.h"
 
 #include <sys/wait.h>

@@ -1,3 +1,5 @@
+// The probe (probe.h): one connection to the server under test, frame by frame, with the
+// invariants every reply must keep (tags, flush order, sizes) checked as frames arrive.
 #include "conformance/probe.h"
 
 #include <poll.h>

@@ -1,3 +1,5 @@
+// The run's report in its three forms: JSON (the protobuf mapping), JUnit XML and the terminal
+// summary.
 #include <google/protobuf/util/json_util.h>
 
 #include <map>

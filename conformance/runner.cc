@@ -1,3 +1,5 @@
+// The run (runner.h): negotiation, capability probes, the selected cases, judging against the
+// expected-failure list, and the report.
 #include "conformance/runner.h"
 
 #include <sys/stat.h>

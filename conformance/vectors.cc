@@ -1,3 +1,4 @@
+// The invalid golden vectors p9x-conform sends as malformed frames (vectors.h): loading them.
 #include "conformance/vectors.h"
 
 #include <algorithm>

@@ -1,3 +1,4 @@
+// What every backend shares (backend.h): the check that a name is one valid path component.
 #include "server/backend.h"
 
 #include <climits>

@@ -82,15 +82,25 @@ std::string Hex(const uint8_t* bytes, size_t n) {
   return out;
 }
 
+bool AllZero(const uint8_t* bytes, size_t n) {
+  for (size_t i = 0; i < n; ++i) {
+    if (bytes[i] != 0) return false;
+  }
+  return true;
+}
+
 // "uuid=..." / "fsid=..." / "boot=...\nmount=..." for the filesystem under `dir`.
 std::string Uniqueness(const std::string& dir, const Mount& m) {
   const int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
   if (fd >= 0) {
     struct fsuuid2 u = {};
     u.len = sizeof u.uuid;
-    const bool have_uuid = ::ioctl(fd, FS_IOC_GETFSUUID, &u) == 0 && u.len > 0 && u.len <= sizeof u.uuid;
+    // An all-zero UUID (an ext4 made without one) names nothing; neither does its f_fsid then.
+    const bool have_uuid = ::ioctl(fd, FS_IOC_GETFSUUID, &u) == 0 && u.len > 0 && u.len <= sizeof u.uuid &&
+                           !AllZero(u.uuid, u.len);
     struct statfs s = {};
-    const bool have_fsid = ::fstatfs(fd, &s) == 0;
+    const bool have_fsid = ::fstatfs(fd, &s) == 0 &&
+                           !AllZero(reinterpret_cast<const uint8_t*>(&s.f_fsid), sizeof s.f_fsid);
     ::close(fd);
     if (have_uuid) return "uuid=" + Hex(u.uuid, u.len);
     // ext4 derives f_fsid from its UUID, btrfs from its UUID and the subvolume; other types use

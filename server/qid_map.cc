@@ -321,8 +321,13 @@ Result<void, QidMapError> QidMapper::Open() {
     if (n == 0) break;
     bytes.append(buffer, static_cast<size_t>(n));
   }
-  if (bytes.empty()) {  // a new journal: its header, durably, before anything is numbered
-    const std::string header = Header(options_.export_id);
+  const std::string header = Header(options_.export_id);
+  // A new journal, or one whose first start was cut short while writing the header (nothing can
+  // have been numbered yet): the header, durably, before anything is numbered.
+  if (bytes.size() < header.size() && header.compare(0, bytes.size(), bytes) == 0) {
+    if (::ftruncate(journal_fd_, 0) != 0 || ::lseek(journal_fd_, 0, SEEK_SET) != 0) {
+      return Unexpected(SysError(errno, "cannot write " + path));
+    }
     if (!WriteAll(journal_fd_, header.data(), header.size()) || ::fdatasync(journal_fd_) != 0) {
       const int e = errno;
       (void)::ftruncate(journal_fd_, 0);
@@ -527,6 +532,8 @@ Result<void> QidMapper::Append(const Assignment& a) {
 // The filesystem number of a live st_dev; a new record (journaled) for an identity never seen.
 Result<uint32_t> QidMapper::FilesystemLocked(uint64_t dev) {
   if (const uint32_t* n = live_.Find(dev, 1)) return *n;
+  // Once per st_dev per mapper life; p9xd's identifier reads mountinfo and stats mount points,
+  // during which other threads' cache misses wait.
   const std::string identity = options_.identify(dev);
   if (identity.size() > kMaxIdentityBytes) return Unexpected(Errno::kENAMETOOLONG);
   uint32_t number = 0;

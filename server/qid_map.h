@@ -25,7 +25,7 @@
 //   [2^52, 2^53)        per-file fallback: path = 2^52 + index
 //
 // Blocks are handed out in order of first need and never reused; a filesystem owns at most
-// kBlocksPerFilesystem of them (enough for every inode number below 2^32), then its new blocks go
+// kBlocksPerFilesystem of them (enough for every inode number below 2^36), then its new blocks go
 // to the fallback, which is capped (QidMapperOptions::fallback_cap); beyond it a lookup fails with
 // ENFILE, never a duplicate. Every path is below 2^53, and below 2^32 as long as record 1's inode
 // numbers are below 2^31 and at most 2048 blocks and no fallback entry were handed out.
@@ -85,7 +85,7 @@ inline constexpr uint64_t kIdentityLimit = uint64_t{1} << kIdentityBits;
 inline constexpr int kBlockBits = 20;                             // inode numbers per block: 2^20
 inline constexpr uint64_t kBlockRegionEnd = uint64_t{1} << 52;    // blocks: [2^31, 2^52)
 inline constexpr uint64_t kMaxBlocks = (kBlockRegionEnd - kIdentityLimit) >> kBlockBits;
-inline constexpr uint32_t kBlocksPerFilesystem = 4096;            // 4096 * 2^20 = 2^32 inodes
+inline constexpr uint32_t kBlocksPerFilesystem = 65536;           // 2^16 * 2^20 = 2^36 inodes
 inline constexpr uint64_t kFallbackBase = kBlockRegionEnd;        // fallback: [2^52, 2^53)
 inline constexpr uint64_t kMaxFallbackEntries = 0xffffffffULL;    // index stored in 32 bits
 inline constexpr uint64_t kDefaultFallbackCap = uint64_t{1} << 20;  // ~28 MiB of map at most

@@ -189,8 +189,9 @@ TEST(QidLayout, PathsStayBelowTwoToTheThirtyTwoUpToTwoThousandFortyEightBlocks) 
   EXPECT_GE(MustLegacy(*m, 4000, 2), kTwo32);
 }
 
-// At least 1,000 filesystems whose inode numbers are below 2^32, each using every block it can
-// (4096), stay below 2^53 and never collide. (One inode per block: the rest of a block is copied.)
+// At least 1,000 filesystems whose inode numbers are below 2^32, each using all 4096 blocks such
+// numbers can need, stay below 2^53 and never collide. (One inode per block: the rest of a block
+// is copied.)
 TEST(QidLayout, ThousandFilesystemsWithInodesBelowTwoToTheThirtyTwoStayBelowTwoToTheFiftyThree) {
   auto m = MakeMapper();
   ASSERT_NE(m, nullptr);
@@ -485,6 +486,23 @@ TEST(QidJournal, AFileOfTheOldLayoutIsRefusedWithWhatToDo) {
   EXPECT_NE(r.error().message.find("older p9xd"), std::string::npos) << r.error().message;
   EXPECT_NE(r.error().message.find("Move it away"), std::string::npos) << r.error().message;
   EXPECT_EQ(ReadFile(state), v1);
+}
+
+TEST(QidJournal, AHeaderCutShortOnTheFirstStartIsWrittenAgain) {
+  TempDir dir;
+  const std::string state = dir.File("qid.state");
+  std::string header;
+  {
+    auto m = MakeMapper(Persistent(state));
+    ASSERT_NE(m, nullptr);
+    header = ReadFile(state).substr(0, 35);  // magic, format, layout, length, "/srv/export", CRC
+  }
+  for (size_t n = 0; n < header.size(); ++n) {
+    WriteFile(state, header.substr(0, n));
+    auto m = MakeMapper(Persistent(state));
+    ASSERT_NE(m, nullptr) << "refused a header cut to " << n << " bytes";
+    EXPECT_EQ(MustLegacy(*m, 0x900, 3), kTwo31 + 3);
+  }
 }
 
 TEST(QidJournal, AFileOfAnotherExportIsRefused) {

@@ -5,7 +5,8 @@
 #             export/p1 and export/p2, served with --qid-state; then both are detached and
 #             attached again in the opposite order under new loop numbers (as a reboot that
 #             enumerates them differently does), and p9xd restarts on the same state file:
-#             every qid, in both dialects, must be unchanged.
+#             every qid, in both dialects, must be unchanged; and a p9xd with no state file must
+#             give the same xqid qids.
 #   replaced  the same image remounted at p1 keeps its qids; a different ext4 image (another
 #             UUID, the same inode numbers) mounted at p1 instead, and a fresh tmpfs replacing
 #             the one at p3, must get qids that no file had before.
@@ -86,6 +87,10 @@ reboot)
   after_legacy=$(qids legacy); after_xqid=$(qids xqid)
   diff <(echo "$before_legacy") <(echo "$after_legacy") || fail "legacy qids changed across the simulated reboot"
   diff <(echo "$before_xqid") <(echo "$after_xqid") || fail "xqid qids changed across the simulated reboot"
+  # Another p9xd without any state file numbers the filesystems the same in xqid (path_hi comes
+  # from the identity, not from the order of first sight).
+  state=$work/none.state
+  diff <(echo "$before_xqid") <(qids xqid) || fail "a p9xd without the state file gave other xqid qids"
   echo "PASS: $(grep -c '^{' <<<"$after_legacy") qids unchanged in both dialects"
   ;;
 replaced)

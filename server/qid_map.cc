@@ -1,6 +1,8 @@
 #include "server/qid_map.h"
 
 #include <fcntl.h>
+#include <poll.h>
+#include <sys/eventfd.h>
 #include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -258,7 +260,7 @@ constexpr size_t kMaxIdentityBytes = 16384;
 }  // namespace
 
 QidMapper::QidMapper(QidMapperOptions options)
-    : id_(g_next_mapper_id.fetch_add(1, std::memory_order_relaxed)), options_(std::move(options)) {
+    : options_(std::move(options)), cache_id_(g_next_mapper_id.fetch_add(1, std::memory_order_relaxed)) {
   QidCapacities& c = options_.capacities;
   c.blocks = std::min(c.blocks, kMaxBlocks);
   c.blocks_per_filesystem = std::min(c.blocks_per_filesystem, kBlocksPerFilesystem);
@@ -270,6 +272,12 @@ QidMapper::QidMapper(QidMapperOptions options)
 }
 
 QidMapper::~QidMapper() {
+  if (watcher_.joinable()) {
+    const uint64_t one = 1;
+    [[maybe_unused]] const ssize_t n = ::write(wake_fd_, &one, sizeof one);
+    watcher_.join();
+  }
+  if (wake_fd_ >= 0) ::close(wake_fd_);
   if (journal_fd_ >= 0) ::close(journal_fd_);
   if (lock_fd_ >= 0) ::close(lock_fd_);  // releases the flock
 }
@@ -287,6 +295,12 @@ Result<std::unique_ptr<QidMapper>, QidMapError> QidMapper::Create(QidMapperOptio
     if (auto r = mapper->AssignLocked(o.root_dev, o.root_ino); !r) {
       return Unexpected(QidMapError{r.error(), "cannot map the export root"});
     }
+  }
+  if (o.watch_mounts) {
+    mapper->wake_fd_ = ::eventfd(0, EFD_CLOEXEC);
+    if (mapper->wake_fd_ < 0) return Unexpected(SysError(errno, "cannot watch the mount table"));
+    QidMapper* self = mapper.get();
+    mapper->watcher_ = std::thread([self] { self->WatchMounts(); });
   }
   return mapper;
 }
@@ -583,7 +597,7 @@ Result<uint64_t> QidMapper::LegacyPath(uint64_t dev, uint64_t ino) {
       break;
   }
   CacheEntry& entry = CacheSlot(dev);
-  if (entry.mapper == id_ && entry.dev == dev) {
+  if (entry.mapper == cache_id_.load(std::memory_order_acquire) && entry.dev == dev) {
     if (entry.fs == 1 && ino < kIdentityLimit) return ino;
     if (entry.has_block && (ino >> kBlockBits) == entry.key) return entry.base + (ino & LowMask(kBlockBits));
   }
@@ -591,7 +605,8 @@ Result<uint64_t> QidMapper::LegacyPath(uint64_t dev, uint64_t ino) {
     std::shared_lock lock(mu_);
     if (const uint32_t* fs = live_.Find(dev, 1)) {
       if (std::optional<uint64_t> path = FindLocked(*fs, ino)) {
-        entry = CacheEntry{id_, dev, *fs, filesystems_[*fs - 1].path_hi, false, 0, 0};
+        entry = CacheEntry{cache_id_.load(std::memory_order_relaxed), dev, *fs, filesystems_[*fs - 1].path_hi,
+                           false, 0, 0};
         if (const uint32_t* block = blocks_.Find(ino >> kBlockBits, *fs)) {
           entry.has_block = true;
           entry.key = ino >> kBlockBits;
@@ -633,21 +648,20 @@ Result<uint64_t> QidMapper::AssignLocked(uint64_t dev, uint64_t ino) {
 
 Result<uint32_t> QidMapper::FilesystemNumber(uint64_t dev) {
   CacheEntry& entry = CacheSlot(dev);
-  if (entry.mapper == id_ && entry.dev == dev) return entry.fs;
-  std::optional<uint32_t> number;
+  if (entry.mapper == cache_id_.load(std::memory_order_acquire) && entry.dev == dev) return entry.fs;
   {
     std::shared_lock lock(mu_);
-    if (const uint32_t* fs = live_.Find(dev, 1)) number = *fs;
+    if (const uint32_t* fs = live_.Find(dev, 1)) {
+      entry = CacheEntry{cache_id_.load(std::memory_order_relaxed), dev, *fs, filesystems_[*fs - 1].path_hi,
+                         false, 0, 0};
+      return *fs;
+    }
   }
-  if (!number) {
-    std::unique_lock lock(mu_);
-    auto fs = FilesystemLocked(dev);
-    if (!fs) return Unexpected(fs.error());
-    number = *fs;
-  }
-  std::shared_lock lock(mu_);
-  entry = CacheEntry{id_, dev, *number, filesystems_[*number - 1].path_hi, false, 0, 0};
-  return *number;
+  std::unique_lock lock(mu_);
+  auto fs = FilesystemLocked(dev);
+  if (!fs) return Unexpected(fs.error());
+  entry = CacheEntry{cache_id_.load(std::memory_order_relaxed), dev, *fs, filesystems_[*fs - 1].path_hi, false, 0, 0};
+  return *fs;
 }
 
 Result<XqidPath> QidMapper::ExtendedPath(uint64_t dev, uint64_t ino) {
@@ -655,7 +669,9 @@ Result<XqidPath> QidMapper::ExtendedPath(uint64_t dev, uint64_t ino) {
     return Unexpected(Errno::kENODEV);
   }
   const CacheEntry& entry = CacheSlot(dev);
-  if (entry.mapper == id_ && entry.dev == dev) return XqidPath{entry.path_hi, ino};
+  if (entry.mapper == cache_id_.load(std::memory_order_acquire) && entry.dev == dev) {
+    return XqidPath{entry.path_hi, ino};
+  }
   auto fs = FilesystemNumber(dev);
   if (!fs) return Unexpected(fs.error());
   return XqidPath{CacheSlot(dev).path_hi, ino};
@@ -666,6 +682,30 @@ Result<uint64_t> QidMapper::FilesystemId(uint64_t dev) {
   if (!fs) return Unexpected(fs.error());
   std::shared_lock lock(mu_);
   return internal::IdentityHash("fsid", options_.export_id, filesystems_[*fs - 1].identity);
+}
+
+void QidMapper::ForgetLiveDevices() {
+  std::unique_lock lock(mu_);
+  live_ = internal::PackedTable();
+  live_dev_of_.clear();
+  cache_id_.store(g_next_mapper_id.fetch_add(1, std::memory_order_relaxed), std::memory_order_release);
+}
+
+// The kernel flags /proc/self/mountinfo with POLLPRI | POLLERR after every change of this mount
+// namespace; poll() itself re-arms it.
+void QidMapper::WatchMounts() {
+  const int fd = ::open("/proc/self/mountinfo", O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return;
+  for (;;) {
+    struct pollfd fds[2] = {{fd, POLLPRI, 0}, {wake_fd_, POLLIN, 0}};
+    if (::poll(fds, 2, -1) < 0) {
+      if (errno == EINTR) continue;
+      break;
+    }
+    if (fds[1].revents != 0) break;
+    if ((fds[0].revents & (POLLPRI | POLLERR)) != 0) ForgetLiveDevices();
+  }
+  ::close(fd);
 }
 
 QidMapStats QidMapper::Stats() const {

@@ -50,6 +50,7 @@
 #pragma once
 
 #include <array>
+#include <atomic>
 #include <cstddef>
 #include <cstdint>
 #include <functional>
@@ -57,6 +58,7 @@
 #include <optional>
 #include <shared_mutex>
 #include <string>
+#include <thread>
 #include <unordered_map>
 #include <vector>
 
@@ -116,6 +118,9 @@ struct QidMapperOptions {
   FilesystemIdentifier identify;
   // Most per-file fallback entries this export may hold (spec/qid-map.md §4).
   uint64_t fallback_cap = kDefaultFallbackCap;
+  // Watch /proc/self/mountinfo (a thread) and ForgetLiveDevices() whenever it changes, so that a
+  // filesystem mounted in place of another under a reused st_dev is identified afresh.
+  bool watch_mounts = false;
   QidCapacities capacities;
 };
 
@@ -218,6 +223,11 @@ class QidMapper {
   // Rstatfs fsid for dev's filesystem: derived like path_hi (other domain), never the host's.
   Result<uint64_t> FilesystemId(uint64_t dev);
 
+  // The mount table changed: a st_dev may now name another filesystem. Drops every st_dev ->
+  // filesystem binding of this life (never a record, block or entry), so that each st_dev is
+  // identified again at its next lookup.
+  void ForgetLiveDevices();
+
   MultiDevPolicy policy() const { return options_.policy; }
   QidMapStats Stats() const;
 
@@ -240,7 +250,13 @@ class QidMapper {
   Result<void, QidMapError> Validate(const Assignment& a, uint64_t record) const;
   void Commit(const Assignment& a);
 
-  const uint64_t id_;  // distinguishes mappers in the per-thread cache; never reused
+  void WatchMounts();
+
+  // Tags this mapper's entries in the per-thread cache; a new, never reused value whenever the
+  // st_dev bindings are dropped, which invalidates every cached entry at once.
+  std::atomic<uint64_t> cache_id_;
+  std::thread watcher_;
+  int wake_fd_ = -1;
   QidMapperOptions options_;
   int lock_fd_ = -1;
   int journal_fd_ = -1;

@@ -13,6 +13,7 @@
 #include <fstream>
 #include <iterator>
 #include <map>
+#include <memory>
 #include <random>
 #include <set>
 #include <string>
@@ -391,6 +392,32 @@ TEST(QidIdentity, RenumberedDevicesAfterARebootKeepEveryPath) {
     }
   }
   EXPECT_EQ(m->Stats().journal_appends, 0u);  // nothing new was assigned
+}
+
+// A filesystem mounted in place of another under the same st_dev (a freed anonymous or loop
+// minor reused): once the mount table changed, the st_dev is identified again and the new
+// filesystem gets its own numbers; the old one's are kept for it.
+TEST(QidIdentity, AfterTheMountTableChangesAReusedStDevIsIdentifiedAgain) {
+  auto table = std::make_shared<std::map<uint64_t, std::string>>();
+  (*table)[0x30] = "type=tmpfs\nboot=b\nmount=unique:1\nroot=/\nat=p3\n";
+  QidMapperOptions o;
+  o.root_dev = kRootDev;
+  o.root_ino = kRootIno;
+  o.identify = [table](uint64_t dev) {
+    auto it = table->find(dev);
+    return it == table->end() ? "st_dev:" + std::to_string(dev) : it->second;
+  };
+  auto m = MakeMapper(o);
+  ASSERT_NE(m, nullptr);
+  const uint64_t old_legacy = MustLegacy(*m, 0x30, 2);
+  const XqidPath old_xqid = m->ExtendedPath(0x30, 2).value();
+  (*table)[0x30] = "type=tmpfs\nboot=b\nmount=unique:2\nroot=/\nat=p3\n";
+  EXPECT_EQ(MustLegacy(*m, 0x30, 2), old_legacy);  // not yet told: the binding of this life holds
+  m->ForgetLiveDevices();
+  EXPECT_NE(MustLegacy(*m, 0x30, 2), old_legacy);
+  EXPECT_NE(m->ExtendedPath(0x30, 2).value(), old_xqid);
+  EXPECT_EQ(MustLegacy(*m, kRootDev, 77), 77u);  // the export root's filesystem is record 1 again
+  EXPECT_EQ(m->Stats().filesystems, 3u);
 }
 
 // ------------------------------------------------------------------------------------------------

@@ -1326,6 +1326,7 @@ Result<std::unique_ptr<Server>, std::string> Server::Create(ServerOptions option
       free(real);
     }
     qopts.identify = [path = qopts.export_id](uint64_t st_dev) { return FilesystemIdentity(path, st_dev); };
+    qopts.watch_mounts = true;  // a mount replaced under a reused st_dev is identified afresh
   }
   auto qids = QidMapper::Create(qopts);
   if (!qids) return Unexpected("qid map: " + qids.error().message);

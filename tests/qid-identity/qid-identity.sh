@@ -9,7 +9,8 @@
 #             give the same xqid qids.
 #   replaced  the same image remounted at p1 keeps its qids; a different ext4 image (another
 #             UUID, the same inode numbers) mounted at p1 instead, and a fresh tmpfs replacing
-#             the one at p3, must get qids that no file had before.
+#             the one at p3, must get qids that no file had before; also while one p9xd keeps
+#             running (it watches the mount table).
 #   big       XFS with inode numbers above 2^32 (a sparse 4 TiB image: five allocation groups of 0.8 TiB, 2^28 blocks of address
 #             space each, so a directory placed in group 2, 3 or 4 gets inode numbers from 2^32 up),
 #             and btrfs with two subvolumes mounted at two places (same UUID, same inode numbers)
@@ -29,16 +30,18 @@ fi
 work=$(mktemp -d "${TMPDIR:-/tmp}/qid-identity.XXXXXX")
 export_dir=$work/export
 state=$work/qid.state
-loops=()
+live_pid=""
 cleanup() {
+  [[ -n $live_pid ]] && kill "$live_pid" 2>/dev/null && wait "$live_pid" 2>/dev/null
   for m in $(grep -o " $work/[^ ]*" /proc/self/mountinfo | sort -r); do umount -l "$m" 2>/dev/null || true; done
-  for l in "${loops[@]}"; do losetup -d "$l" 2>/dev/null || true; done
+  # attach runs in a command substitution, so find this run's devices by their backing files
+  losetup -a | grep -F "($work/" | cut -d: -f1 | while read -r l; do losetup -d "$l" 2>/dev/null || true; done
   rm -rf "$work"
 }
 trap cleanup EXIT
 fail() { echo "FAIL: $*" >&2; exit 1; }
 
-attach() { local l; l=$(losetup -f --show "$1"); loops+=("$l"); echo "$l"; }
+attach() { losetup -f --show "$1"; }
 
 # A small ext4 image with a few files, reproducible (fixed UUID) so that clones are byte-identical.
 make_ext4() {  # make_ext4 IMAGE UUID
@@ -116,7 +119,22 @@ replaced)
     old=$(grep " $name\$" <<<"$first_x" | grep -o 'path=[^}]*'); new=$(grep " $name\$" <<<"$second_x" | grep -o 'path=[^}]*')
     [[ $old != "$new" ]] || fail "$name: same xqid qid after the replacement ($old)"
   done
-  echo "PASS: a remount keeps its qids; replacing filesystems get new ones"
+  # The same with one p9xd that stays up: the tmpfs at p3 replaced under it (a freed anonymous
+  # device number is usually reused by the next tmpfs) must be identified afresh.
+  "$p9xd" -q --listen "unix:$work/sock" -e "$export_dir" --qid-state "$work/live.state" & live_pid=$!
+  for _ in $(seq 50); do [[ -S $work/sock ]] && break; sleep 0.1; done
+  live() { "$p9x" --target "unix:$work/sock" --dialect "$1" tree | sed -E 's/ version=[0-9]+//'; }
+  dev_before=$(stat -c %d "$export_dir/p3")
+  live_first=$(live legacy); live_first_x=$(live xqid)
+  umount "$export_dir/p3"; mount -t tmpfs -o size=1m tmpfs "$export_dir/p3"; echo three > "$export_dir/p3/t"
+  dev_after=$(stat -c %d "$export_dir/p3")
+  live_second=$(live legacy); live_second_x=$(live xqid)
+  for pair in "$live_first|$live_second" "$live_first_x|$live_second_x"; do
+    old=$(grep ' p3/t$' <<<"${pair%%|*}" | grep -o 'path=[^}]*'); new=$(grep ' p3/t$' <<<"${pair#*|}" | grep -o 'path=[^}]*')
+    [[ -n $old && -n $new ]] || fail "p3/t not listed by the live p9xd"
+    [[ $old != "$new" ]] || fail "live p9xd: the new tmpfs's p3/t got the old one's qid ($old; st_dev $dev_before -> $dev_after)"
+  done
+  echo "PASS: a remount keeps its qids; replacing filesystems get new ones, also under a running p9xd (st_dev $dev_before -> $dev_after)"
   ;;
 big)
   truncate -s 4T "$work/xfs.img"

@@ -5,8 +5,12 @@
 // the structure holds per tracked file (mallinfo2 delta around the build). Run:
 //   qid_map_bench --benchmark_counters_tabular=true
 #include <malloc.h>
+#include <stdlib.h>
 
 #include <cstdint>
+#include <cstdlib>
+#include <filesystem>
+#include <string>
 #include <memory>
 #include <mutex>
 #include <shared_mutex>
@@ -105,7 +109,8 @@ std::unique_ptr<MapperFixture> BuildMapper(uint64_t devices, bool full_map_only)
   QidMapperOptions o;
   o.root_dev = kRootDev;
   o.root_ino = 2;
-  if (full_map_only) o.capacities.tier_words = {0, 0, 0, 0, 0};
+  o.fallback_cap = kFiles;
+  if (full_map_only) o.capacities.blocks_per_filesystem = 0;
   f->mapper = QidMapper::Create(o).value();
   for (uint64_t i = 0; i < kFiles; ++i) {
     benchmark::DoNotOptimize(f->mapper->LegacyPath(f->population.Dev(i), f->population.Ino(i)));
@@ -125,14 +130,12 @@ MapperFixture& Fixture(int which) {
 }
 
 void Report(benchmark::State& state, const MapperFixture& f) {
-  uint64_t words = 0;
-  for (uint32_t w : f.stats.words_used) words += w;
   // kAvgThreads: the fixture is shared, so report its numbers once, not summed over threads.
   state.counters["bytes/file"] =
       benchmark::Counter(f.bytes_per_file, benchmark::Counter::kAvgThreads);
-  state.counters["words"] =
-      benchmark::Counter(static_cast<double>(words), benchmark::Counter::kAvgThreads);
-  state.counters["full_map"] = benchmark::Counter(static_cast<double>(f.stats.full_map_entries),
+  state.counters["blocks"] =
+      benchmark::Counter(static_cast<double>(f.stats.blocks), benchmark::Counter::kAvgThreads);
+  state.counters["fallback"] = benchmark::Counter(static_cast<double>(f.stats.fallback_entries),
                                                   benchmark::Counter::kAvgThreads);
 }
 
@@ -148,16 +151,16 @@ void LegacyLookups(benchmark::State& state, MapperFixture& f) {
   Report(state, f);
 }
 
-// 10 M files on 8 devices: one word per device; lookups hit the per-thread cache.
+// 10 M files on 8 devices: a few blocks per device; lookups mostly hit the per-thread cache.
 void BM_LegacyPath_8Devices(benchmark::State& state) { LegacyLookups(state, Fixture(8)); }
 BENCHMARK(BM_LegacyPath_8Devices)->Threads(1)->Threads(2)->UseRealTime();
 
 // 10 M files on 1000 devices: more devices than cache slots, so most lookups take the shared
-// lock and probe the word table.
+// lock and probe the block table.
 void BM_LegacyPath_1000Devices(benchmark::State& state) { LegacyLookups(state, Fixture(1000)); }
 BENCHMARK(BM_LegacyPath_1000Devices)->Threads(1)->Threads(2)->UseRealTime();
 
-// Worst case: no words at all, every one of the 10 M files is a full-map entry.
+// Worst case: no blocks at all, every one of the 10 M files is a per-file fallback entry.
 void BM_LegacyPath_FullMapOnly(benchmark::State& state) { LegacyLookups(state, Fixture(0)); }
 BENCHMARK(BM_LegacyPath_FullMapOnly)->Threads(1)->Threads(2)->UseRealTime();
 
@@ -175,6 +178,41 @@ void BM_ExtendedPath_8Devices(benchmark::State& state) {
   state.SetItemsProcessed(state.iterations());
 }
 BENCHMARK(BM_ExtendedPath_8Devices)->Threads(1)->Threads(2)->UseRealTime();
+
+// The journal: what one new assignment costs with --qid-state (an append of one record and one
+// fdatasync, in a directory under $TMPDIR or /tmp: the cost is that filesystem's sync latency).
+// NewFilesystem: a new filesystem record plus its first block; NewFallbackEntry: one record.
+std::string JournalDir() {
+  const char* base = std::getenv("TMPDIR");
+  std::string tmpl = std::string(base ? base : "/tmp") + "/qid_map_bench.XXXXXX";
+  return ::mkdtemp(tmpl.data()) ? tmpl : std::string();
+}
+
+void JournalAppends(benchmark::State& state, bool new_filesystems) {
+  const std::string dir = JournalDir();
+  QidMapperOptions o;
+  o.root_dev = kRootDev;
+  o.root_ino = 2;
+  o.state_path = dir + "/qid.state";
+  o.export_id = "/bench";
+  o.fallback_cap = kMaxFallbackEntries;
+  if (!new_filesystems) o.capacities.blocks_per_filesystem = 0;
+  auto mapper = QidMapper::Create(o).value();
+  uint64_t n = 0;
+  for (auto _ : state) {
+    ++n;
+    benchmark::DoNotOptimize(new_filesystems ? mapper->LegacyPath(kRootDev + n, 2) : mapper->LegacyPath(kRootDev + 1, n));
+  }
+  const QidMapStats s = mapper->Stats();
+  state.counters["appends/op"] = static_cast<double>(s.journal_appends) / static_cast<double>(n);
+  state.counters["bytes/op"] = static_cast<double>(s.journal_bytes) / static_cast<double>(n);
+  mapper.reset();
+  std::filesystem::remove_all(dir);
+}
+void BM_Journal_NewFilesystem(benchmark::State& state) { JournalAppends(state, true); }
+BENCHMARK(BM_Journal_NewFilesystem)->UseRealTime()->Iterations(2000);
+void BM_Journal_NewFallbackEntry(benchmark::State& state) { JournalAppends(state, false); }
+BENCHMARK(BM_Journal_NewFallbackEntry)->UseRealTime()->Iterations(2000);
 
 // What the loops above spend outside the map: choosing a file and computing its (dev, ino).
 void BM_KeyGenerationOnly(benchmark::State& state) {

@@ -19,6 +19,7 @@ test_packages=(
   tshark
   diod nfs-ganesha nfs-ganesha-vfs
   e2fsprogs util-linux iproute2 procps psmisc
+  xfsprogs btrfs-progs   # tests/qid-identity: XFS with inode numbers above 2^32, btrfs subvolumes
   qemu-system-x86 busybox-static cpio kmod xz-utils zstd
   python3
   gcc libc6-dev   # tests/linux-client: static guest helper and guestfwd relay (libc.a)

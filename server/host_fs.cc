@@ -238,8 +238,7 @@ Result<StatfsResult> HostFs::Statfs(const NodeRef& node) {
   r.bavail = s.f_bavail;
   r.files = s.f_files;
   r.ffree = s.f_ffree;
-  r.fsid = static_cast<uint32_t>(s.f_fsid.__val[0]) |
-           static_cast<uint64_t>(static_cast<uint32_t>(s.f_fsid.__val[1])) << 32;
+  r.fsid = 0;  // the host's f_fsid names its disk; the engine sends one derived per export
   r.namelen = static_cast<uint32_t>(s.f_namelen);
   return r;
 }

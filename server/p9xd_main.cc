@@ -35,7 +35,10 @@ void Usage(FILE* out) {
                "                          remap (default): distinct qid paths, never a collision;\n"
                "                          forbid: ENODEV, and readdir does not offer them;\n"
                "                          passthrough: qid.path = inode number (UNSAFE: demonstrates collisions)\n"
-               "      --qid-state FILE    keep qid path assignments in FILE across restarts\n"
+               "      --qid-state FILE    keep qid path assignments in FILE across restarts (one file\n"
+               "                          per export; a journal, refused for another export)\n"
+               "      --qid-fallback-cap N  most per-file qid map entries (hashed inode numbers);\n"
+               "                          beyond: ENFILE for new files (default 1048576, ~28 MiB)\n"
                "      --identity MODE     self (default unless root), user (root: each request as the\n"
                "                          attaching user), squash (all as --squash-uid/--squash-gid)\n"
                "      --squash-uid N, --squash-gid N\n"
@@ -60,13 +63,14 @@ int main(int argc, char** argv) {
   std::vector<std::string> listens;
   bool stdio = false;
   int rfd = -1, wfd = -1;
-  enum { kStdio = 256, kReadonly, kMultidevs, kQidState, kIdentity, kSquashUid, kSquashGid, kMsizeMax, kNoXqid,
+  enum { kStdio = 256, kReadonly, kMultidevs, kQidState, kQidFallbackCap, kIdentity, kSquashUid, kSquashGid, kMsizeMax, kNoXqid,
          kMaxConn, kMaxFids, kMaxQueued, kWorkers, kTrace };
   static const option kLong[] = {
       {"export", required_argument, nullptr, 'e'}, {"listen", required_argument, nullptr, 'l'},
       {"stdio", no_argument, nullptr, kStdio},     {"rfd", required_argument, nullptr, 'r'},
       {"wfd", required_argument, nullptr, 'w'},    {"readonly", no_argument, nullptr, kReadonly},
       {"multidevs", required_argument, nullptr, kMultidevs}, {"qid-state", required_argument, nullptr, kQidState},
+      {"qid-fallback-cap", required_argument, nullptr, kQidFallbackCap},
       {"identity", required_argument, nullptr, kIdentity}, {"squash-uid", required_argument, nullptr, kSquashUid},
       {"squash-gid", required_argument, nullptr, kSquashGid}, {"msize-max", required_argument, nullptr, kMsizeMax},
       {"no-xqid", no_argument, nullptr, kNoXqid},  {"max-connections", required_argument, nullptr, kMaxConn},
@@ -93,6 +97,7 @@ int main(int argc, char** argv) {
         break;
       }
       case kQidState: options.qid_state_path = optarg; break;
+      case kQidFallbackCap: options.qid_fallback_cap = std::strtoull(optarg, nullptr, 0); break;
       case kIdentity: {
         std::string m = optarg;
         if (m == "self") options.identity = IdentityMode::kSelf;

@@ -1,90 +1,65 @@
 // Qid identity maps: how p9xd turns a host file's (st_dev, st_ino) into a qid path that no other
-// file on the export shares, in both dialects. The design write-up is spec/qid-map.md.
+// file on the export shares, in both dialects. The design write-up, with the test that checks each
+// rule, is spec/qid-map.md.
 //
 // qid(5): "two files on the same server hierarchy are the same if and only if their qids are the
 // same." A Linux client with cache=loose/fscache reuses one guest inode for two host files whose
-// qid.path (and version, type) match, so a duplicate path routes I/O to the wrong file
-// (research/protocol.md §3.6). Every qid p9xd sends therefore goes through a QidMapper.
+// qid.path (and version, type) match, so a duplicate path routes I/O to the wrong file. Every qid
+// p9xd sends therefore goes through a QidMapper.
 //
-// EXTENDED (xqid) SESSIONS. The path is 128 bits: path_hi = a server-assigned filesystem number
-// from the DeviceTable (1 for the export root's filesystem, 2, 3, ... in order of first sight; 0 is
-// reserved) and path = st_ino verbatim. Raw st_dev is never sent: it leaks host layout and changes
-// across reboots. Injective because (st_dev, st_ino) identifies a host file and the DeviceTable is
-// injective.
+// FILESYSTEMS are numbered by their IDENTITY, a byte string the caller derives from what survives
+// a reboot (spec/qid-map.md §2: type, UUID, root within the filesystem, position in the export),
+// never by st_dev alone. st_dev only finds a live filesystem's record for the mapper's life.
+// Records are numbered 1, 2, 3, ... in order of first sight and never reused.
 //
-// LEGACY (9P2000.L) SESSIONS, policy kRemap. The 64-bit path is a prefix code word in the top bits
-// followed by low inode bits:
+// EXTENDED (xqid) SESSIONS. path = st_ino; path_hi = a 64-bit hash of (export identity, filesystem
+// identity), never 0: the same filesystems get the same numbers in every run and in every p9xd
+// exporting them the same way, whatever the order in which clients visit them. Two identities with
+// one hash are refused (ENFILE), never merged.
 //
-//   tier  code word                      L = word bits  words      inode bits kept = 64-L
-//   T0    0                              1              1          63
-//   T1    10   + 2-bit index             4              4          60
-//   T2    110  + 6-bit index             9              64         55
-//   T3    1110 + 12-bit index            16             4096       48
-//   T4    11110 + 20-bit index           25             1048576    39
-//   full  11111 + epoch[16] + index[43]  5 (+59)        2^32-1 per server lifetime (slot packing)
+// LEGACY (9P2000.L) SESSIONS, policy kRemap (layout 2):
 //
-//   path = word << (64-L) | (st_ino & (2^(64-L) - 1))       (prefix tiers)
-//   path = 0b11111 << 59 | (epoch & 0xffff) << 43 | index    (full map)
+//   [0, 2^31)           filesystem record 1 (the export root's at the first run): path = st_ino
+//   [2^31, 2^52)        blocks: block k holds the 2^20 inode numbers of one (filesystem,
+//                       st_ino >> 20); path = 2^31 + k * 2^20 + (st_ino & (2^20 - 1))
+//   [2^52, 2^53)        per-file fallback: path = 2^52 + index
 //
-// A code word of tier t is assigned to exactly one KEY (device number, t, st_ino >> (64-L_t)):
-// the key names the aligned block of 2^(64-L_t) inode numbers that share those top bits. Words
-// are handed out in index order per tier and never reused. On a miss for (dev, ino) the mapper
-// takes the lowest tier that has a free word and whose block around ino does not overlap a block
-// the device already owns; if none qualifies, (dev, ino) gets a per-file full-map entry; if the
-// full map is at capacity the lookup fails with ENFILE. The export root's key is assigned first, so
-// it gets T0: an export of one filesystem whose inode numbers are below 2^63 shows clients
-// qid.path == st_ino.
+// Blocks are handed out in order of first need and never reused; a filesystem owns at most
+// kBlocksPerFilesystem of them (enough for every inode number below 2^36), then its new blocks go
+// to the fallback, which is capped (QidMapperOptions::fallback_cap); beyond it a lookup fails with
+// ENFILE, never a duplicate. Every path is below 2^53, and below 2^32 as long as record 1's inode
+// numbers are below 2^31 and at most 2048 blocks and no fallback entry were handed out.
 //
-// INJECTIVITY (two different files never get one path):
-//   (a) The code {T0..T4 words, 11111} is prefix-free: the count of leading 1s before the first 0
-//       names the tier (0..4), and five leading 1s is the full-map prefix; within a tier all words
-//       have one length. Kraft sum 1/2 + 4/16 + 64/512 + 4096/2^16 + 2^20/2^25 + 1/32 = 1.
-//       So paths built on different words differ within the shorter word's bits.
-//   (b) Same word => same key (each word goes to one key) => same device number => same st_dev
-//       (DeviceTable is injective), and the same top L bits of st_ino; the low 64-L bits are copied
-//       verbatim, so equal paths => equal st_ino.
-//   (c) Full-map paths start with 11111, which no tier word does (a). Within the region, (epoch,
-//       index) is unique: index comes from a per-lifetime counter, epoch from the state file and
-//       increases at every start, so a full-map path of an earlier server life is not reused for
-//       another file in a later one (as long as fewer than 65536 restarts separate them).
-// The mapping is also a FUNCTION (one file, one path, for the mapper's life): a new block is
-// created only for an ino that no block of its device contains, and only if it is disjoint from
-// all of that device's blocks, so a device's blocks stay pairwise disjoint and at most one contains
-// a given ino. An inode sent to the full map is never covered by a later block: when it was sent
-// there, every tier was full (and stays full: words are never freed) or its block in that tier
-// overlapped an existing block (and still does: blocks are never freed). This avoids QEMU's latent
-// flaws, a key width fixed per device at first sight while later suffixes are longer, and a key
-// truncated to 16 bits (research/protocol.md §3.4): here the key width is the tier's own L and
-// the key is all top L bits.
+// INJECTIVITY: the three regions are disjoint; in the identity region the path is the inode of
+// record 1; a block belongs to one (record, st_ino >> 20) and keeps the low 20 bits; a fallback
+// index belongs to one (record, st_ino); records are one per identity and the caller's identities
+// tell live filesystems apart. The mapping is a function: a file in the identity region never
+// gets a block; a file gets a fallback entry only when its block does not exist and cannot be
+// made (its filesystem's block quota or the block region is used up, which never reverses).
 //
-// STABILITY (QEMU's rule, kept): a key's word and a st_dev's device number never change while the
-// mapper lives. With a state file they also survive restarts: every new device number and every new
-// word is written durably (temp file, fsync, rename, fsync dir) BEFORE the lookup that created it
-// returns, so no qid using an assignment can reach a client before the assignment is on disk.
-// Full-map entries are per server life (not persisted); the epoch keeps them distinct across lives.
-// Everything is keyed by the numeric st_dev (or whatever 64-bit key the caller passes as `dev`).
-// st_dev of real block devices (major:minor) is normally stable across reboots; of loop, dm, and
-// anonymous devices (tmpfs, overlay, FUSE, btrfs subvolumes) it is not. A caller that wants reboot
-// stability may pass its own stable 64-bit key, but it must stay injective over live filesystems:
-// filesystem UUIDs and f_fsid are NOT (cloned ext4 images share both, research/peers.md), which is
-// why the default is st_dev.
+// PERSISTENCE: with a state file, every new record, block and fallback entry is appended to a
+// journal and fdatasync'd BEFORE the lookup that made it returns (one small record, one sync). A
+// torn last record is ignored on load; any other damage refuses the file. The file names its
+// export and is refused for another. A failed append is cut off again and the lookup fails with
+// the host errno; what was mapped before keeps being served.
 //
-// CONCURRENCY. Every public method may be called from any number of threads at once.
-// LegacyPath/ExtendedPath first consult a small per-thread cache (last block per device slot); a
-// hit takes no lock and touches no shared memory. Otherwise they take a shared lock for the
-// lookup, and an exclusive lock to assign (and, with a state file, to write it: an assignment
-// costs one fsync'd rewrite, during which other threads' cache misses wait). Entries are never
-// removed, so a cached entry can never become wrong.
+// CONCURRENCY. Every public method may be called from any number of threads at once. Lookups first
+// consult a per-thread cache (last block per st_dev slot, no lock), then a sharded shared lock;
+// assignments take the exclusive side. Entries are never removed, so a cached entry never becomes
+// wrong.
 #pragma once
 
 #include <array>
+#include <atomic>
 #include <cstddef>
 #include <cstdint>
-#include <map>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <shared_mutex>
 #include <string>
+#include <thread>
+#include <unordered_map>
 #include <vector>
 
 #include "codec/linux_errno.h"
@@ -94,7 +69,7 @@ namespace p9x::server {
 
 // What to do with files whose st_dev differs from the export root's (QEMU's multidevs=).
 enum class MultiDevPolicy : uint8_t {
-  // Legacy sessions get prefix-mapped paths (above); never a duplicate. The default.
+  // Legacy sessions get mapped paths (above); never a duplicate. The default.
   kRemap = 0,
   // Files on any other device than the export root's are refused with ENODEV, in both dialects
   // (so both kinds of client see the same tree). ENODEV, as QEMU's multidevs=forbid: EXDEV is
@@ -106,51 +81,50 @@ enum class MultiDevPolicy : uint8_t {
   kPassthrough = 2,
 };
 
-inline constexpr size_t kNumTiers = 5;
+// Layout 2 (state-file layout id 2). Changing any of these invalidates every state file.
+inline constexpr int kIdentityBits = 31;                          // record 1: path = st_ino below
+inline constexpr uint64_t kIdentityLimit = uint64_t{1} << kIdentityBits;
+inline constexpr int kBlockBits = 20;                             // inode numbers per block: 2^20
+inline constexpr uint64_t kBlockRegionEnd = uint64_t{1} << 52;    // blocks: [2^31, 2^52)
+inline constexpr uint64_t kMaxBlocks = (kBlockRegionEnd - kIdentityLimit) >> kBlockBits;
+inline constexpr uint32_t kBlocksPerFilesystem = 65536;           // 2^16 * 2^20 = 2^36 inodes
+inline constexpr uint64_t kFallbackBase = kBlockRegionEnd;        // fallback: [2^52, 2^53)
+inline constexpr uint64_t kMaxFallbackEntries = 0xffffffffULL;    // index stored in 32 bits
+inline constexpr uint64_t kDefaultFallbackCap = uint64_t{1} << 20;  // ~28 MiB of map at most
+inline constexpr uint32_t kMaxFilesystems = (uint32_t{1} << 24) - 1;
 
-// One tier of the prefix code: `marker_bits` bits of `marker` then `index_bits` bits of index.
-struct PrefixTier {
-  uint32_t marker;
-  uint8_t marker_bits;
-  uint8_t index_bits;
-  constexpr uint8_t WordBits() const { return static_cast<uint8_t>(marker_bits + index_bits); }
-  constexpr uint8_t InodeBits() const { return static_cast<uint8_t>(64 - WordBits()); }
-  constexpr uint32_t Capacity() const { return uint32_t{1} << index_bits; }
-};
-
-// The code layout (state-file layout id 1). Changing it invalidates every state file.
-inline constexpr std::array<PrefixTier, kNumTiers> kTiers = {{
-    {0b0, 1, 0},       // T0: 1 word, 63 inode bits
-    {0b10, 2, 2},      // T1: 4 words, 60 inode bits
-    {0b110, 3, 6},     // T2: 64 words, 55 inode bits
-    {0b1110, 4, 12},   // T3: 4096 words, 48 inode bits
-    {0b11110, 5, 20},  // T4: 1048576 words, 39 inode bits
-}};
-inline constexpr uint64_t kFullMapMarker = 0b11111;  // top 5 bits of every full-map path
-inline constexpr int kFullMapEpochBits = 16;
-inline constexpr int kFullMapIndexBits = 43;
-inline constexpr uint64_t kMaxFullMapEntries = 0xffffffffULL;  // index stored in 32 bits
-inline constexpr uint32_t kMaxDevices = (uint32_t{1} << 29) - 1;
-
-// Limits, for tests: defaults are the code's natural capacities. Lowering them never changes the
-// layout (the injectivity argument does not depend on them); it only makes exhaustion reachable.
+// Limits, for tests: lowering them never changes the layout, only makes exhaustion reachable.
 struct QidCapacities {
-  std::array<uint32_t, kNumTiers> tier_words = {1, 4, 64, 4096, 1048576};  // clamped to Capacity()
-  uint64_t full_map_entries = kMaxFullMapEntries;                          // clamped likewise
-  uint32_t devices = kMaxDevices;                                          // clamped likewise
+  uint64_t blocks = kMaxBlocks;
+  uint32_t blocks_per_filesystem = kBlocksPerFilesystem;
+  uint32_t filesystems = kMaxFilesystems;
 };
+
+// A filesystem's identity for numbering: bytes that name the same filesystem at the same place in
+// the export across reboots and remounts, and differ between filesystems visible at once.
+using FilesystemIdentifier = std::function<std::string(uint64_t st_dev)>;
 
 struct QidMapperOptions {
-  uint64_t root_dev = 0;  // st_dev of the export root: device number 1 on a fresh state
-  uint64_t root_ino = 0;  // st_ino of the export root: its key is assigned first (tier T0)
+  uint64_t root_dev = 0;  // st_dev of the export root
+  uint64_t root_ino = 0;  // st_ino of the export root: mapped first
   MultiDevPolicy policy = MultiDevPolicy::kRemap;
-  // Empty: no persistence (assignments last for the mapper's life). Otherwise the state file; its
-  // directory must exist. "<state_path>.tmp" and "<state_path>.lock" are used beside it.
+  // Empty: no persistence (assignments last for the mapper's life). Otherwise the journal; its
+  // directory must exist. "<state_path>.lock" and "<state_path>.tmp" are used beside it.
   std::string state_path;
+  // Names the export (p9xd: its absolute path). Recorded in the state file, which is refused for
+  // another export, and hashed into every path_hi and fsid so that exports do not correlate.
+  std::string export_id;
+  // st_dev -> identity. Empty: "st_dev:<n>" (tests and in-memory backends; not reboot-stable).
+  FilesystemIdentifier identify;
+  // Most per-file fallback entries this export may hold (spec/qid-map.md §4).
+  uint64_t fallback_cap = kDefaultFallbackCap;
+  // Watch /proc/self/mountinfo (a thread) and ForgetLiveDevices() whenever it changes, so that a
+  // filesystem mounted in place of another under a reused st_dev is identified afresh.
+  bool watch_mounts = false;
   QidCapacities capacities;
 };
 
-// Why Create failed: the errno plus a sentence naming the file and the problem.
+// Why Create failed: the errno plus a sentence naming the file, the problem and what to do.
 struct QidMapError {
   Errno code = Errno::kEIO;
   std::string message;
@@ -164,11 +138,11 @@ struct XqidPath {
 };
 
 struct QidMapStats {
-  uint32_t devices = 0;
-  std::array<uint32_t, kNumTiers> words_used = {};  // prefix entries per tier
-  uint64_t full_map_entries = 0;
-  uint64_t state_writes = 0;  // durable rewrites of the state file since Create
-  uint64_t epoch = 0;         // 0 without a state file
+  uint32_t filesystems = 0;
+  uint64_t blocks = 0;
+  uint64_t fallback_entries = 0;
+  uint64_t journal_appends = 0;  // records appended (and synced) since Create
+  uint64_t journal_bytes = 0;    // size of the journal file
 };
 
 namespace internal {
@@ -218,92 +192,89 @@ class ShardedSharedMutex {
   std::array<Shard, kShards> shards_;
 };
 
+// The 64-bit number of `identity` within `export_id` for `domain` ("path_hi", "fsid"): FNV-1a
+// over the three, length-prefixed, then a 64-bit finalizer; never 0. Deterministic on every host.
+uint64_t IdentityHash(std::string_view domain, std::string_view export_id, std::string_view identity);
+
 }  // namespace internal
-
-// st_dev -> small filesystem number, 1, 2, 3... in order of Add; 0 (kNoDevice) is never used.
-// Not thread-safe: QidMapper guards its table with its lock.
-class DeviceTable {
- public:
-  static constexpr uint32_t kNoDevice = 0;
-  explicit DeviceTable(uint32_t capacity) : capacity_(capacity) {}
-  uint32_t Find(uint64_t st_dev) const;  // kNoDevice if absent
-  bool full() const { return st_devs_.size() >= capacity_; }
-  uint32_t Add(uint64_t st_dev);  // precondition: absent and !full()
-  uint64_t StDev(uint32_t number) const { return st_devs_[number - 1]; }
-  uint32_t size() const { return static_cast<uint32_t>(st_devs_.size()); }
-
- private:
-  uint32_t capacity_;
-  internal::PackedTable index_;    // (st_dev, 1) -> number
-  std::vector<uint64_t> st_devs_;  // [number - 1]
-};
 
 // The one interface the server uses: one instance per export, shared by all its sessions.
 class QidMapper {
  public:
-  // Loads (or creates) the state file, advances its epoch, registers the export root (device 1,
-  // tier T0 on a fresh state) and writes the state back durably. Fails when the state file is
-  // corrupt, truncated or foreign (EBADMSG), of an unknown version or layout (EPROTONOSUPPORT),
-  // held by another live mapper (EBUSY), or cannot be read or written (the host errno). A bad file
-  // is never silently reset: the operator must move it away.
+  // Loads (or creates) the journal, checks that it belongs to this export, registers the export
+  // root's filesystem and maps the root. Fails when the file is corrupt (EBADMSG), written by
+  // another layout or format (EPROTONOSUPPORT), for another export (EXDEV), held by another live
+  // mapper (EBUSY), or cannot be read or written (the host errno). A refused file is never
+  // rewritten: the message says what to do.
   static Result<std::unique_ptr<QidMapper>, QidMapError> Create(QidMapperOptions options);
   ~QidMapper();
   QidMapper(const QidMapper&) = delete;
   QidMapper& operator=(const QidMapper&) = delete;
 
-  // The 64-bit qid.path for a legacy session. Fails with ENFILE when the maps are exhausted, ENODEV
-  // under kForbid for another device, or the host errno when a new assignment could not be made
-  // durable (nothing is assigned then). Same (dev, ino), same answer, for the mapper's life.
+  // The 64-bit qid.path for a legacy session. Fails with ENFILE when the maps are exhausted (or an
+  // identity's hash collides), ENODEV under kForbid for another device, or the host errno when a
+  // new assignment could not be made durable (nothing is assigned then). Same (dev, ino), same
+  // answer, for the mapper's life.
   Result<uint64_t> LegacyPath(uint64_t dev, uint64_t ino);
 
-  // The 128-bit path for an xqid session: {device number, st_ino}. Fails with ENFILE when the
-  // DeviceTable is full, ENODEV under kForbid, or the host errno as above.
+  // The 128-bit path for an xqid session: {path_hi of dev's filesystem, st_ino}. Errors as above.
   Result<XqidPath> ExtendedPath(uint64_t dev, uint64_t ino);
+
+  // Rstatfs fsid for dev's filesystem: derived like path_hi (other domain), never the host's.
+  Result<uint64_t> FilesystemId(uint64_t dev);
+
+  // The mount table changed: a st_dev may now name another filesystem. Drops every st_dev ->
+  // filesystem binding of this life (never a record, block or entry), so that each st_dev is
+  // identified again at its next lookup.
+  void ForgetLiveDevices();
 
   MultiDevPolicy policy() const { return options_.policy; }
   QidMapStats Stats() const;
 
  private:
-  struct DeviceBlocks {
-    uint8_t tier_mask = 0;               // tiers in which the device owns a word
-    bool has_full = false;               // the device has full-map entries
-    std::map<uint64_t, uint64_t> spans;  // first inode -> last inode of each owned block
+  struct Filesystem {  // one record, persisted
+    std::string identity;
+    uint64_t path_hi = 0;
+    uint32_t blocks = 0;  // blocks owned
   };
-  struct WordRecord {  // one assignment, as persisted
-    uint64_t key;      // st_ino >> InodeBits()
-    uint32_t device;
-    uint8_t tier;
-    uint32_t index;
-  };
-  struct Pending {  // an assignment not yet committed
-    std::optional<uint64_t> new_st_dev;
-    std::optional<WordRecord> word;
-  };
+  struct Assignment;  // a record not yet committed (qid_map.cc)
 
   explicit QidMapper(QidMapperOptions options);
   Result<void, QidMapError> Open();
-  std::optional<uint64_t> FindLocked(uint32_t device, uint64_t ino, size_t* tier) const;
-  Result<uint32_t> DeviceNumber(uint64_t dev);
+  Result<void, QidMapError> Load(const std::string& bytes, size_t* good_end);
+  std::optional<uint64_t> FindLocked(uint32_t fs, uint64_t ino) const;
+  Result<uint32_t> FilesystemLocked(uint64_t dev);
+  Result<uint32_t> FilesystemNumber(uint64_t dev);
   Result<uint64_t> AssignLocked(uint64_t dev, uint64_t ino);
-  Result<void, QidMapError> Persist(const Pending& pending);
-  void Commit(const Pending& pending);
-  std::string Serialize(const Pending& pending) const;
-  Result<void, QidMapError> Parse(const std::string& bytes);
+  Result<void> Append(const Assignment& a);
+  Result<void, QidMapError> Validate(const Assignment& a, uint64_t record) const;
+  void Commit(const Assignment& a);
 
-  const uint64_t id_;  // distinguishes mappers in the per-thread cache; never reused
+  void WatchMounts();
+
+  // Tags this mapper's entries in the per-thread cache; a new, never reused value whenever the
+  // st_dev bindings are dropped, which invalidates every cached entry at once.
+  std::atomic<uint64_t> cache_id_;
+  std::thread watcher_;
+  int wake_fd_ = -1;
   QidMapperOptions options_;
   int lock_fd_ = -1;
-  uint64_t epoch_ = 0;
-  bool writes_enabled_ = false;  // false while Create registers the root (one write at the end)
+  int journal_fd_ = -1;
+  bool journal_broken_ = false;  // a failed append could not be cut off: assign nothing more
+  int journal_errno_ = 0;
 
   mutable internal::ShardedSharedMutex mu_;
-  DeviceTable devices_;               // guarded by mu_
-  std::vector<DeviceBlocks> blocks_;  // [device - 1], guarded by mu_
-  internal::PackedTable words_;       // (key, device << 3 | tier) -> index; guarded by mu_
-  std::vector<WordRecord> word_log_;  // assignment order, for the state file; guarded
-  std::array<uint32_t, kNumTiers> words_used_ = {};  // guarded by mu_
-  internal::PackedTable full_map_;                   // (ino, device) -> index; guarded by mu_
-  uint64_t state_writes_ = 0;                        // guarded by mu_
+  std::vector<Filesystem> filesystems_;                  // [number - 1]; guarded by mu_
+  std::unordered_map<std::string, uint32_t> by_identity_;  // guarded by mu_
+  std::unordered_map<uint64_t, uint32_t> by_path_hi_;      // guarded by mu_
+  internal::PackedTable live_;       // (st_dev, 1) -> filesystem number, this life; guarded
+  std::unordered_map<uint32_t, uint64_t> live_dev_of_;  // filesystem number -> its st_dev now
+  internal::PackedTable blocks_;     // (st_ino >> 20, filesystem) -> block index; guarded
+  uint64_t block_count_ = 0;         // guarded by mu_
+  internal::PackedTable fallback_;   // (st_ino, filesystem) -> fallback index; guarded
+  bool fallback_full_logged_ = false;
+  uint64_t journal_appends_ = 0;     // guarded by mu_
+  uint64_t journal_bytes_ = 0;       // guarded by mu_
 };
 
 }  // namespace p9x::server

@@ -30,6 +30,7 @@
 #include "codec/dirent.h"
 #include "codec/frame.h"
 #include "codec/text.h"
+#include "server/fs_identity.h"
 #include "server/host_fs.h"
 
 namespace p9x::server {
@@ -375,6 +376,12 @@ class Connection : public std::enable_shared_from_this<Connection> {
   }
   ScopedIdentity As(const Fid& f) { return ScopedIdentity(IdentityActive(), f.uid, f.gid); }
   Result<Qid> QidOf(const NodeRef& node, Dialect d, struct stat* st_out = nullptr);
+  // A creating request whose new object got no qid fails with `error`; the object it made is
+  // removed first (when `made_here`), so that the client's retry does not find it.
+  Reply UndoCreate(const NodeRef& made, Errno error, bool made_here) {
+    if (made_here) (void)s_.fs->Remove(made);
+    return Unexpected(error);
+  }
   // spec/9p2000.L.md §4: iounit = msize - IOHDRSZ, so a Tread or Twrite of that count fits.
   static uint32_t Iounit(const Request& req) { return req.wire.msize - kIoHeaderSize; }
 
@@ -960,7 +967,9 @@ Reply Connection::Handle(const Tlcreate& m, const Request& req) {
   auto created = s_.fs->Create(f->node, m.name, m.flags, m.mode, m.gid);
   if (!created) return Unexpected(created.error());
   auto q = QidOf(created->first, req.wire.dialect);
-  if (!q) return Unexpected(q.error());
+  // spec/qid-map.md §5.1: a file the client is told was not created is not left behind. Only
+  // with O_EXCL is it certain that this request made it (without, an existing file is opened).
+  if (!q) return UndoCreate(created->first, q.error(), (m.flags & kOpenExcl) != 0);
   f->node = std::move(created->first);
   f->open = std::move(created->second);
   return Make(req, Rlcreate{*q, Iounit(req)});
@@ -1043,8 +1052,14 @@ Reply Connection::Handle(const Tstatfs& m, const Request& req) {
   auto as = As(*f);
   auto st = s_.fs->Statfs(f->Node());
   if (!st) return Unexpected(st.error());
+  // spec/qid-map.md §6: the fsid is derived per export from the filesystem's identity, as path_hi
+  // is; the host's f_fsid (from the UUID or the block device) never goes on the wire.
+  auto node_st = s_.fs->Stat(f->Node());
+  if (!node_st) return Unexpected(node_st.error());
+  auto fsid = s_.qids->FilesystemId(static_cast<uint64_t>(node_st->st_dev));
+  if (!fsid) return Unexpected(fsid.error());
   return Make(req, Rstatfs{st->type, st->bsize, st->blocks, st->bfree, st->bavail, st->files, st->ffree,
-                           st->fsid, st->namelen});
+                           *fsid, st->namelen});
 }
 
 Reply Connection::Handle(const Tsymlink& m, const Request& req) {
@@ -1053,7 +1068,7 @@ Reply Connection::Handle(const Tsymlink& m, const Request& req) {
   auto node = s_.fs->Symlink(f->Node(), m.name, m.symtgt, m.gid);
   if (!node) return Unexpected(node.error());
   auto q = QidOf(*node, req.wire.dialect);
-  if (!q) return Unexpected(q.error());
+  if (!q) return UndoCreate(*node, q.error(), true);  // spec/qid-map.md §5.1
   return Make(req, Rsymlink{*q});
 }
 
@@ -1063,7 +1078,7 @@ Reply Connection::Handle(const Tmknod& m, const Request& req) {
   auto node = s_.fs->Mknod(f->Node(), m.name, m.mode, m.major, m.minor, m.gid);
   if (!node) return Unexpected(node.error());
   auto q = QidOf(*node, req.wire.dialect);
-  if (!q) return Unexpected(q.error());
+  if (!q) return UndoCreate(*node, q.error(), true);  // spec/qid-map.md §5.1
   return Make(req, Rmknod{*q});
 }
 
@@ -1165,10 +1180,12 @@ Reply Connection::Handle(const Treaddir& m, const Request& req) {
     // stat of every entry (spec/9p2000.L.md §8.16).
     auto q = s_.MakeQid(e.dev, e.ino, e.type, 0, req.wire.dialect);
     if (!q) {
-      // forbid policy (ENODEV) or an exhausted map (ENFILE): the entry is not offered, rather
-      // than failing the whole listing.
-      if (q.error() != Errno::kENODEV) failure = q.error();
-      return true;
+      // spec/qid-map.md §5.2: under forbid (ENODEV) the entry is not offered. Any other failure
+      // ends the reply before the entry, and fails the request if it is the first entry, so the
+      // client never skips an entry silently: its next Treaddir starts at this one again.
+      if (q.error() == Errno::kENODEV) return true;
+      failure = q.error();
+      return false;
     }
     if (!writer.Add(Dirent{*q, e.next_offset, DirentType(e.type), e.name})) {
       full = true;
@@ -1178,8 +1195,8 @@ Reply Connection::Handle(const Treaddir& m, const Request& req) {
     return true;
   });
   if (!done) return Unexpected(done.error());
+  if (!any && failure != Errno::kOk) return Unexpected(failure);
   if (!any && full) return Unexpected(Errno::kEINVAL);  // count too small for one entry
-  (void)failure;
   const uint32_t n = static_cast<uint32_t>(writer.size());
   out.resize(kRreadHeaderSize + n);
   if (out.capacity() - out.size() > kMaxUnusedReplyBytes) out.shrink_to_fit();
@@ -1239,7 +1256,7 @@ Reply Connection::Handle(const Tmkdir& m, const Request& req) {
   auto node = s_.fs->Mkdir(d->Node(), m.name, m.mode, m.gid);
   if (!node) return Unexpected(node.error());
   auto q = QidOf(*node, req.wire.dialect);
-  if (!q) return Unexpected(q.error());
+  if (!q) return UndoCreate(*node, q.error(), true);  // spec/qid-map.md §5.1
   return Make(req, Rmkdir{*q});
 }
 
@@ -1282,6 +1299,16 @@ Result<std::unique_ptr<Server>, std::string> Server::Create(ServerOptions option
   qopts.root_ino = static_cast<uint64_t>(root.st_ino);
   qopts.policy = options.multidevs;
   qopts.state_path = options.qid_state_path;
+  qopts.export_id = options.export_path;
+  qopts.fallback_cap = options.qid_fallback_cap;
+  if (!options.backend) {  // a host directory: number its filesystems by their identity
+    if (char* real = realpath(options.export_path.c_str(), nullptr)) {
+      qopts.export_id = real;
+      free(real);
+    }
+    qopts.identify = [path = qopts.export_id](uint64_t st_dev) { return FilesystemIdentity(path, st_dev); };
+    qopts.watch_mounts = true;  // a mount replaced under a reused st_dev is identified afresh
+  }
   auto qids = QidMapper::Create(qopts);
   if (!qids) return Unexpected("qid map: " + qids.error().message);
   std::unique_ptr<Server> server(new Server(options));

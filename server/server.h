@@ -45,6 +45,7 @@ struct ServerOptions {
   negotiation::ServerPolicy policy;  // versions and msize bounds
   MultiDevPolicy multidevs = MultiDevPolicy::kRemap;
   std::string qid_state_path;  // empty: qid map not persisted
+  uint64_t qid_fallback_cap = kDefaultFallbackCap;  // per-file qid map entries (spec/qid-map.md §4)
   IdentityMode identity = IdentityMode::kSelf;
   uid_t squash_uid = 65534;
   gid_t squash_gid = 65534;

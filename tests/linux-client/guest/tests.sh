@@ -163,9 +163,19 @@ posix() {
   do_umount
 }
 
+# Every st_ino under p1/, p2/, p3/ below 2^32: what 32-bit programs without large-file support
+# need (spec/qid-map.md §1: legacy paths stay below 2^32 for the fixture's small ext4 and tmpfs).
+small_inodes() {
+  do_mount inodes || return
+  find $M/p1 $M/p2 $M/p3 | xargs stat -c '%i %n' > /tmp/inodes 2>&1
+  n=$(grep -c . /tmp/inodes); big=$(awk '$1 >= 4294967296' /tmp/inodes | head -3 | tr '\n' ' ')
+  check inodes.below-2^32 "$n files; at or above 2^32: ${big:-none}" [ "$n" -gt 3 -a -z "$big" ]
+  do_umount
+}
+
 for t in $P9X_TESTS; do
   case $t in
-    seed) seed_variant ro file; seed_variant rw file2 ;;
+    seed) seed_variant ro file; seed_variant rw file2; small_inodes ;;
     posix) posix ;;
     extra) # run.sh --guest-script FILE: sourced with the share mounted at $M (cwd)
       if do_mount extra; then cd $M; . /p9x/extra.sh; do_umount; fi ;;

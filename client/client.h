@@ -306,7 +306,7 @@ class Fid {
   Result<void> Rename(std::string_view oldname, const Fid& newdir, std::string_view newname) const;
 
   // Extended attributes (spec/9p2000.L.md, Txattrwalk and Txattrcreate), each through a fid
-  // of its own so that this one is left as it was.
+  // of its own so that this one is left as it was (it must not be open: they walk from it).
   // The attribute names (Txattrwalk with an empty name: the NUL-separated list, split).
   Result<std::vector<std::string>> XattrList() const;
   // One attribute's value (Txattrwalk, then Treads of the size it announced).

@@ -23,7 +23,7 @@ constexpr uint32_t kNobody = 65534;
 constexpr uint32_t kKeepGid = 0xFFFFFFFF;  // Tlcreate/Tmkdir gid: none asked for
 
 constexpr char kCredentialsSpec[] =
-    "spec/9p2000.L.md §8.2 (Tattach): \"uname and n_uname name the user whose credentials every request on fids "
+    "spec/9p2000.L.md §8.3 (Tattach): \"Credentials: uname and n_uname name the user whose credentials every request on fids "
     "derived from this attach acts with: what a user can do through the server is what the same user could do on "
     "the host, never more\"";
 

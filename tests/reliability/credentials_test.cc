@@ -14,7 +14,8 @@
 //   gid), Tsymlink*, Tmknod* (device nodes), Tsetattr* (chgrp), Tlink, Trename, Trenameat* (two
 //   fids of two users are refused), Tunlinkat*, Tremove, Txattrwalk, Tclunk of an xattr fid*
 //   (trusted.*, security.*), Tfsync, Tlock, Tgetlock (on the user's open file), and every write
-//   that allocates blocks* (ext4's blocks reserved for root).
+//   that allocates blocks* (ext4's blocks reserved for root). --root-squash* turns an attach as
+//   root into the squash ids.
 // Requests that never act on the host: Tversion, Tauth (refused), Tflush, Tclunk of other fids
 // (it only closes), Txattrcreate (the value is set at Tclunk).
 #include <sys/stat.h>
@@ -88,12 +89,12 @@ class Credentials : public P9xdTest {
 
   // p9xd in its own mount namespace with the test's passwd and group files and supplementary
   // group 0; `image` (an ext4 image) is loop-mounted on export/vol when given.
-  void StartConfined(const std::string& image = "") {
+  void StartConfined(const std::string& image = "", std::vector<std::string> options = {}) {
     std::string setup = "set -e; mount --bind " + Quote(etc_ + "/passwd") + " /etc/passwd; mount --bind " +
                         Quote(etc_ + "/group") + " /etc/group; ";
     if (!image.empty()) setup += "mount -o loop " + Quote(image) + " " + Quote(export_ + "/vol") + "; ";
     setup += "exec setpriv --groups 0 -- \"$@\"";
-    StartServer({}, {"unshare", "--mount", "--propagation", "private", "--", "sh", "-c", setup, "sh"});
+    StartServer(std::move(options), {"unshare", "--mount", "--propagation", "private", "--", "sh", "-c", setup, "sh"});
     if (HasFatalFailure()) return;
     const std::string status = ReadText("/proc/" + std::to_string(pid_) + "/status");
     const size_t at = status.find("\nGroups:");
@@ -323,6 +324,23 @@ TEST_F(Credentials, BlocksReservedForRootAreNotTheUsers) {
   const std::vector<uint8_t> root_chunk(256 * 1024, 'r');
   auto w = more->WriteAt(0, root_chunk);
   EXPECT_TRUE(w) << "root could not write into its reserved blocks: " << (w ? "" : w.error().Describe());
+}
+
+// --root-squash: an attach as root acts as the squash ids (65534), with none of root's rights.
+TEST_F(Credentials, RootSquashServesRootAsNobody) {
+  StartConfined("", {"--root-squash"});
+  Fid root;
+  auto c = AttachAs("root", 0, &root);
+  ASSERT_TRUE(root.valid());
+  auto read = ReadFile(root, "g0file");
+  EXPECT_EQ(read ? Errno::kOk : read.error(), Errno::kEACCES) << "a squashed root read a group-root 0060 file";
+  auto tmp = root.Walk("tmp");
+  ASSERT_TRUE(tmp);
+  ASSERT_TRUE(tmp->Create("squashed", kOpenWronly, 0644, static_cast<uint32_t>(-1)));
+  struct stat st {};
+  ASSERT_EQ(stat((export_ + "/tmp/squashed").c_str(), &st), 0);
+  EXPECT_EQ(st.st_uid, kNobody);
+  EXPECT_EQ(st.st_gid, kNobody);
 }
 
 }  // namespace

@@ -4,11 +4,12 @@
 # sizes over the same transport, measured in the same run. Prints a Markdown table and writes
 # results.md and results.json into the output directory.
 #
-#   bench/run-matrix.sh [--quick] [--servers p9xd,diod] [--out DIR] [--pin] [--only PREFIX,...]
-#                       [--server-spec 'NAME|tcp=CMD|unix=CMD|aname=A']...
+#   bench/run-matrix.sh [--quick] [--servers p9xd,p9xd-nobody,diod] [--out DIR] [--pin] [--only PREFIX,...]
+#                       [--server-spec 'NAME|tcp=CMD|unix=CMD|aname=A|uid=N']...
 #
 #   --quick     tiny sizes and short cells (about 30 s); the full matrix takes about 6-8 min
-#   --servers   which of the known servers to run (default: p9xd,diod; a missing p9xd is skipped)
+#   --servers   which of the known servers to run (default: p9xd,diod; a missing p9xd is skipped;
+#               p9xd-nobody: p9xd with every session attached as uid 65534, not root)
 #   --out       output directory (default: build/bench-results/<UTC timestamp>)
 #   --pin       client on CPU 0, servers and the floor server on CPU 1
 #   --only      run only the benches whose id starts with one of these (read, write, getattr,
@@ -55,13 +56,17 @@ specs=()
 IFS=, read -r -a wanted <<<"$servers"
 for name in "${wanted[@]}"; do
   case "$name" in
-    p9xd)
+    p9xd|p9xd-nobody)
       p9xd=${P9XD:-$build/server/p9xd}
       if [[ ! -x "$p9xd" ]]; then
-        echo "run-matrix.sh: $p9xd not built; skipping p9xd" >&2
+        echo "run-matrix.sh: $p9xd not built; skipping $name" >&2
         continue
       fi
-      specs+=("p9xd|tcp=$p9xd --listen tcp:127.0.0.1:{port} --export {dir}|unix=$p9xd --listen unix:{path} --export {dir}|aname=${P9XD_ANAME:-}")
+      # p9xd-nobody: the same server, every session attached as nobody (uid 65534), so that p9xd
+      # running as root switches credentials (fsuid, fsgid, groups, capabilities) per user.
+      uid=0
+      [[ $name == p9xd-nobody ]] && uid=65534
+      specs+=("$name|tcp=$p9xd --listen tcp:127.0.0.1:{port} --export {dir}|unix=$p9xd --listen unix:{path} --export {dir}|aname=${P9XD_ANAME:-}|uid=$uid")
       ;;
     diod)
       if ! command -v diod >/dev/null; then

@@ -389,6 +389,62 @@ Result<Fid> Fid::WalkNames(std::span<const std::string> names) const {
   return Fid(client_, *newfid, qid);
 }
 
+// Linux's XATTR_SIZE_MAX and XATTR_LIST_MAX: no value or name list is larger, so a bigger size
+// announced by a server is not allocated.
+constexpr uint64_t kMaxXattrSize = 65536;
+
+Result<std::vector<uint8_t>> Fid::XattrGet(std::string_view name) const {
+  if (!client_) return Unexpected(Error::Usage(Errno::kEBADF, "XattrGet on an empty Fid"));
+  auto newfid = client_->AllocateFid();
+  if (!newfid) return Unexpected(newfid.error());
+  auto reply = client_->Xattrwalk(fid_, *newfid, name);
+  if (!reply) {
+    client_->FreeFid(*newfid);
+    return Unexpected(reply.error());
+  }
+  Fid value_fid(client_, *newfid, qid_);
+  const uint64_t size = (*reply)->size;
+  if (size > kMaxXattrSize) return Unexpected(Error::Protocol("Rxattrwalk size " + std::to_string(size)));
+  std::vector<uint8_t> value(static_cast<size_t>(size));
+  auto n = value_fid.ReadAt(0, value);
+  if (!n) return Unexpected(n.error());
+  value.resize(*n);
+  if (auto clunked = value_fid.Clunk(); !clunked) return Unexpected(clunked.error());
+  return value;
+}
+
+Result<std::vector<std::string>> Fid::XattrList() const {
+  auto list = XattrGet("");
+  if (!list) return Unexpected(list.error());
+  std::vector<std::string> names;
+  size_t start = 0;
+  for (size_t i = 0; i < list->size(); ++i) {
+    if ((*list)[i] != 0) continue;
+    if (i > start) names.emplace_back(reinterpret_cast<const char*>(list->data() + start), i - start);
+    start = i + 1;
+  }
+  return names;
+}
+
+Result<void> Fid::XattrSet(std::string_view name, std::span<const uint8_t> value, uint32_t flags) const {
+  auto writer = Walk("");
+  if (!writer) return Unexpected(writer.error());
+  auto created = client_->Xattrcreate(writer->number(), name, value.size(), flags);
+  if (!created) return Unexpected(created.error());
+  if (!value.empty()) {
+    if (auto written = writer->WriteAt(0, value); !written) return Unexpected(written.error());
+  }
+  return writer->Clunk();
+}
+
+Result<void> Fid::XattrRemove(std::string_view name) const {
+  auto writer = Walk("");
+  if (!writer) return Unexpected(writer.error());
+  auto created = client_->Xattrcreate(writer->number(), name, 0, kXattrReplace);
+  if (!created) return Unexpected(created.error());
+  return writer->Clunk();
+}
+
 Result<void> Fid::Open(uint32_t flags) {
   if (!client_) return Unexpected(Error::Usage(Errno::kEBADF, "Open on an empty Fid"));
   auto reply = client_->Lopen(fid_, flags);

@@ -291,6 +291,18 @@ class Fid {
   // Trenameat; servers without it get walk + Trename.
   Result<void> Rename(std::string_view oldname, const Fid& newdir, std::string_view newname) const;
 
+  // Extended attributes (spec/9p2000.L.md, Txattrwalk and Txattrcreate), each through a fid
+  // of its own so that this one is left as it was (it must not be open: they walk from it).
+  // The attribute names (Txattrwalk with an empty name: the NUL-separated list, split).
+  Result<std::vector<std::string>> XattrList() const;
+  // One attribute's value (Txattrwalk, then Treads of the size it announced).
+  Result<std::vector<uint8_t>> XattrGet(std::string_view name) const;
+  // Txattrcreate(name, value size, flags: 0, kXattrCreate or kXattrReplace), the value in
+  // Twrites, then Tclunk, whose reply says whether the server set it.
+  Result<void> XattrSet(std::string_view name, std::span<const uint8_t> value, uint32_t flags = 0) const;
+  // Txattrcreate with size 0 and kXattrReplace, then Tclunk: what Linux's removexattr sends.
+  Result<void> XattrRemove(std::string_view name) const;
+
   // Tclunk now; the handle becomes empty either way.
   Result<void> Clunk();
   // Tremove (which also clunks, remove(5)); the handle becomes empty either way.

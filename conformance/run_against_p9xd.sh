@@ -28,7 +28,11 @@ if [[ $(id -u) -eq 0 && -x "$fixture/make-fixture.sh" ]]; then
   fi
 fi
 sock=$work/p9xd.sock
-"$p9xd" --listen "unix:$sock" --export "$export_dir" >"$work/p9xd.log" 2>&1 &
+# As root, p9xd runs with supplementary group 0 (what sudo gives), so that the credential cases
+# see whether any of the server's own groups reach the users it serves.
+launcher=()
+if [[ $(id -u) -eq 0 ]] && command -v setpriv >/dev/null; then launcher=(setpriv --groups 0 --); fi
+"${launcher[@]}" "$p9xd" --listen "unix:$sock" --export "$export_dir" >"$work/p9xd.log" 2>&1 &
 pid=$!
 cleanup() {
   kill "$pid" 2>/dev/null

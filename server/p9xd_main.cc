@@ -42,6 +42,7 @@ void Usage(FILE* out) {
                "      --identity MODE     self (default unless root), user (root: each request as the\n"
                "                          attaching user), squash (all as --squash-uid/--squash-gid)\n"
                "      --squash-uid N, --squash-gid N\n"
+               "      --root-squash       with --identity user: an attach as root runs as the squash ids\n"
                "      --msize-max N       largest msize to agree (default %u)\n"
                "      --no-xqid           do not offer the xqid dialect\n"
                "      --max-connections N, --max-fids N\n"
@@ -63,7 +64,8 @@ int main(int argc, char** argv) {
   std::vector<std::string> listens;
   bool stdio = false;
   int rfd = -1, wfd = -1;
-  enum { kStdio = 256, kReadonly, kMultidevs, kQidState, kQidFallbackCap, kIdentity, kSquashUid, kSquashGid, kMsizeMax, kNoXqid,
+  enum { kStdio = 256, kReadonly, kMultidevs, kQidState, kQidFallbackCap, kIdentity, kSquashUid, kSquashGid, kRootSquash,
+         kMsizeMax, kNoXqid,
          kMaxConn, kMaxFids, kMaxQueued, kWorkers, kTrace };
   static const option kLong[] = {
       {"export", required_argument, nullptr, 'e'}, {"listen", required_argument, nullptr, 'l'},
@@ -72,7 +74,8 @@ int main(int argc, char** argv) {
       {"multidevs", required_argument, nullptr, kMultidevs}, {"qid-state", required_argument, nullptr, kQidState},
       {"qid-fallback-cap", required_argument, nullptr, kQidFallbackCap},
       {"identity", required_argument, nullptr, kIdentity}, {"squash-uid", required_argument, nullptr, kSquashUid},
-      {"squash-gid", required_argument, nullptr, kSquashGid}, {"msize-max", required_argument, nullptr, kMsizeMax},
+      {"squash-gid", required_argument, nullptr, kSquashGid},
+      {"root-squash", no_argument, nullptr, kRootSquash}, {"msize-max", required_argument, nullptr, kMsizeMax},
       {"no-xqid", no_argument, nullptr, kNoXqid},  {"max-connections", required_argument, nullptr, kMaxConn},
       {"max-fids", required_argument, nullptr, kMaxFids},
       {"max-queued-reply-bytes", required_argument, nullptr, kMaxQueued}, {"workers", required_argument, nullptr, kWorkers},
@@ -108,6 +111,7 @@ int main(int argc, char** argv) {
       }
       case kSquashUid: options.squash_uid = static_cast<uid_t>(std::atoi(optarg)); break;
       case kSquashGid: options.squash_gid = static_cast<gid_t>(std::atoi(optarg)); break;
+      case kRootSquash: options.root_squash = true; break;
       case kMsizeMax: options.policy.max_msize = static_cast<uint32_t>(std::strtoul(optarg, nullptr, 0)); break;
       case kNoXqid: options.policy.supported = p9x::negotiation::FeatureSet(); break;
       case kMaxConn: options.max_connections = static_cast<uint32_t>(std::atoi(optarg)); break;

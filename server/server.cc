@@ -2,9 +2,7 @@
 
 #include <fcntl.h>
 #include <poll.h>
-#include <pwd.h>
 #include <sys/eventfd.h>
-#include <sys/fsuid.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -30,6 +28,7 @@
 #include "codec/dirent.h"
 #include "codec/frame.h"
 #include "codec/text.h"
+#include "server/credentials.h"
 #include "server/fs_identity.h"
 #include "server/host_fs.h"
 
@@ -69,47 +68,6 @@ P9X_MESSAGE_LIST(P9X_FID_CHECK_FN)
 #undef P9X_FID_CHECK_FN
 #undef P9X_FID_ROLE
 
-// Runs the current thread with another fsuid/fsgid for the lifetime of the object. Linux's
-// setfsuid/setfsgid act on the calling thread only, which is what a threaded server needs.
-// A thread already running as the wanted identity (a root client on a root server: every
-// request) makes no syscall: each setfsuid allocates and commits new credentials in the kernel
-// even to the same id (bench/PROFILE.md P7), 4 syscalls per request for nothing.
-class ScopedIdentity {
- public:
-  ScopedIdentity(bool active, uid_t uid, gid_t gid) {
-    if (!active) return;
-    ThreadIdentity& now = Current();
-    if (now.uid == uid && now.gid == gid) return;
-    active_ = true;
-    old_gid_ = static_cast<gid_t>(syscall(SYS_setfsgid, gid));
-    old_uid_ = static_cast<uid_t>(syscall(SYS_setfsuid, uid));
-    now = {uid, gid};
-  }
-  ~ScopedIdentity() {
-    if (!active_) return;
-    syscall(SYS_setfsuid, old_uid_);
-    syscall(SYS_setfsgid, old_gid_);
-    Current() = {old_uid_, old_gid_};
-  }
-  ScopedIdentity(const ScopedIdentity&) = delete;
-  ScopedIdentity& operator=(const ScopedIdentity&) = delete;
-
- private:
-  struct ThreadIdentity {
-    uid_t uid;
-    gid_t gid;
-  };
-  // This thread's fsuid/fsgid. A thread starts with the process's effective ids (the fs ids
-  // follow them), and only ScopedIdentity changes them.
-  static ThreadIdentity& Current() {
-    thread_local ThreadIdentity identity{geteuid(), getegid()};
-    return identity;
-  }
-
-  bool active_ = false;
-  uid_t old_uid_ = 0;
-  gid_t old_gid_ = 0;
-};
 
 class WorkerPool {
  public:
@@ -184,8 +142,8 @@ struct Fid {
   std::string xattr_name;
   uint64_t xattr_size = 0;
   uint32_t xattr_flags = 0;
-  uid_t uid = 0;
-  gid_t gid = 0;
+  // Whose requests these are: set by Tattach, inherited by every fid walked or made from it.
+  CredentialsRef user;
 };
 using FidRef = std::shared_ptr<Fid>;
 
@@ -245,6 +203,9 @@ struct Server::Impl {
   std::unique_ptr<QidMapper> qids;
   std::unique_ptr<WorkerPool> pool;
   bool running_as_root = false;
+  UserDatabase users;           // attach-time resolution of kPerUser names and numbers
+  CredentialsRef self_user;     // kSelf: the server's own credentials (never switched to)
+  CredentialsRef squash_user;   // kSquash, and root under root_squash
   std::atomic<bool> stopping{false};
   std::mutex connections_mu;
   std::list<std::function<void()>> stoppers;  // wakes each live connection on Shutdown
@@ -374,7 +335,16 @@ class Connection : public std::enable_shared_from_this<Connection> {
   bool IdentityActive() const {
     return s_.running_as_root && s_.options.identity != IdentityMode::kSelf;
   }
-  ScopedIdentity As(const Fid& f) { return ScopedIdentity(IdentityActive(), f.uid, f.gid); }
+  // Puts the calling thread in the credentials of `f`'s user (credentials.h) before a handler
+  // acts on the host: every handler that touches the host calls it, through P9X_ACT_AS.
+  Result<void> ActAs(const Fid& f) {
+    if (!IdentityActive()) return {};
+    return SwitchThreadCredentials(*f.user);
+  }
+  // A request naming two fids acts for one user: both must belong to the same one (a fid of
+  // another user is a handle the requester could not have walked to on the host).
+  static bool SameUser(const Fid& a, const Fid& b) { return a.user == b.user || *a.user == *b.user; }
+  Result<CredentialsRef> AttachingUser(const Tattach& m);
   Result<Qid> QidOf(const NodeRef& node, Dialect d, struct stat* st_out = nullptr);
   // A creating request whose new object got no qid fails with `error`; the object it made is
   // removed first (when `made_here`), so that the client's retry does not find it.
@@ -839,6 +809,15 @@ void Connection::HandleFlush(const Tflush& m, uint16_t tag) {
   FidRef var = GetFid(id, req.generation); \
   if (!var) return Unexpected(Errno::kEBADF)
 
+// The rest of the handler acts on the host with the credentials of fid `f`'s user.
+#define P9X_ACT_AS(f) \
+  if (auto switched = ActAs(*(f)); !switched) return Unexpected(switched.error())
+
+// Both fids of a two-fid request belong to one user, whose credentials the handler then takes.
+#define P9X_ACT_AS_BOTH(a, b)                                   \
+  if (!SameUser(*(a), *(b))) return Unexpected(Errno::kEPERM); \
+  P9X_ACT_AS(a)
+
 Result<Qid> Connection::QidOf(const NodeRef& node, Dialect d, struct stat* st_out) {
   auto st = s_.fs->Stat(node);
   if (!st) return Unexpected(st.error());
@@ -846,9 +825,31 @@ Result<Qid> Connection::QidOf(const NodeRef& node, Dialect d, struct stat* st_ou
   return s_.MakeQid(*st, d);
 }
 
+Result<CredentialsRef> Connection::AttachingUser(const Tattach& m) {
+  switch (s_.options.identity) {
+    case IdentityMode::kSelf:
+      return s_.self_user;
+    case IdentityMode::kSquash:
+      return s_.squash_user;
+    case IdentityMode::kPerUser:
+      break;
+  }
+  auto user = s_.users.Lookup(m.uname, m.n_uname);
+  if (!user) return Unexpected(user.error());
+  // Root is root only when the export allows it (ServerOptions::root_squash).
+  if ((*user)->uid == 0 && s_.options.root_squash) return s_.squash_user;
+  return user;
+}
+
 Reply Connection::Handle(const Tattach& m, const Request& req) {
   if (m.afid != kNoFid) return Unexpected(Errno::kEINVAL);  // no authentication is configured
   auto f = std::make_shared<Fid>();
+  auto user = AttachingUser(m);
+  if (!user) return Unexpected(user.error());
+  f->user = std::move(*user);
+  // The walk to the attach point is the user's own: a directory the user cannot search on the
+  // host is not a root the user can attach to.
+  P9X_ACT_AS(f);
   f->node = s_.fs->root();
   // aname selects the export root: "", "/", or the exported path itself (diod's convention);
   // otherwise a path below the export, walked one name at a time.
@@ -866,34 +867,6 @@ Reply Connection::Handle(const Tattach& m, const Request& req) {
     f->node = *next;
   }
   if (!f->node->is_dir()) return Unexpected(Errno::kENOTDIR);
-  switch (s_.options.identity) {
-    case IdentityMode::kSelf:
-      f->uid = geteuid();
-      f->gid = getegid();
-      break;
-    case IdentityMode::kSquash:
-      f->uid = s_.options.squash_uid;
-      f->gid = s_.options.squash_gid;
-      break;
-    case IdentityMode::kPerUser: {
-      uid_t uid = m.n_uname;
-      gid_t gid = 65534;
-      std::string uname(m.uname);
-      struct passwd pw, *found = nullptr;
-      char buf[4096];
-      if (m.n_uname != kNoUname) {
-        if (getpwuid_r(uid, &pw, buf, sizeof buf, &found) == 0 && found) gid = pw.pw_gid;
-      } else if (getpwnam_r(uname.c_str(), &pw, buf, sizeof buf, &found) == 0 && found) {
-        uid = pw.pw_uid;
-        gid = pw.pw_gid;
-      } else {
-        return Unexpected(Errno::kEPERM);  // an unknown user name with no numeric id
-      }
-      f->uid = uid;
-      f->gid = gid;
-      break;
-    }
-  }
   auto q = QidOf(f->node, req.wire.dialect);
   if (!q) return Unexpected(q.error());
   if (auto put = PutFid(m.fid, f, req.generation); !put) return Unexpected(put.error());
@@ -908,7 +881,7 @@ Reply Connection::Handle(const Twalk& m, const Request& req) {
     if (from->open || from->kind != Fid::Kind::kNode) return Unexpected(Errno::kEBADF);
     node = from->node;
   }
-  auto as = As(*from);
+  P9X_ACT_AS(from);
   Rwalk r;
   for (uint16_t i = 0; i < m.wnames.count; ++i) {
     std::string_view name = m.wnames.names[i];
@@ -938,8 +911,7 @@ Reply Connection::Handle(const Twalk& m, const Request& req) {
   if (r.wqids.count == m.wnames.count) {
     auto f = std::make_shared<Fid>();
     f->node = node;
-    f->uid = from->uid;
-    f->gid = from->gid;
+    f->user = from->user;
     if (auto put = PutFid(m.newfid, f, req.generation); !put) return Unexpected(put.error());
   }
   return Make(req, r);
@@ -949,7 +921,7 @@ Reply Connection::Handle(const Tlopen& m, const Request& req) {
   P9X_FID(f, m.fid);
   std::lock_guard lock(f->mu);
   if (f->open || f->kind != Fid::Kind::kNode) return Unexpected(Errno::kEBADF);
-  auto as = As(*f);
+  P9X_ACT_AS(f);
   auto open = s_.fs->OpenNode(f->node, m.flags);
   if (!open) return Unexpected(open.error());
   auto q = QidOf(f->node, req.wire.dialect);
@@ -963,7 +935,7 @@ Reply Connection::Handle(const Tlcreate& m, const Request& req) {
   std::lock_guard lock(f->mu);
   if (f->open || f->kind != Fid::Kind::kNode) return Unexpected(Errno::kEBADF);
   if (!f->node->is_dir()) return Unexpected(Errno::kENOTDIR);
-  auto as = As(*f);
+  P9X_ACT_AS(f);
   auto created = s_.fs->Create(f->node, m.name, m.flags, m.mode, m.gid);
   if (!created) return Unexpected(created.error());
   auto q = QidOf(created->first, req.wire.dialect);
@@ -988,7 +960,7 @@ Reply Connection::Handle(const Tread& m, const Request& req) {
   }
   const std::shared_ptr<OpenFile> open = f->OpenNode();
   if (!open) return Unexpected(Errno::kEBADF);
-  auto as = As(*f);
+  P9X_ACT_AS(f);
   // Read straight into the reply buffer, after its 11-byte header.
   std::vector<uint8_t> out(kRreadHeaderSize + count);
   auto got = open->Read(std::span<uint8_t>(out).subspan(kRreadHeaderSize), m.offset);
@@ -1014,7 +986,7 @@ Reply Connection::Handle(const Twrite& m, const Request& req) {
   }
   const std::shared_ptr<OpenFile> open = f->OpenNode();
   if (!open) return Unexpected(Errno::kEBADF);
-  auto as = As(*f);
+  P9X_ACT_AS(f);
   auto n = open->Write(m.data.bytes, m.offset);
   if (!n) return Unexpected(n.error());
   return Make(req, Rwrite{static_cast<uint32_t>(*n)});
@@ -1026,7 +998,7 @@ Reply Connection::Handle(const Tclunk& m, const Request& req) {
   if (!f) return Unexpected(Errno::kEBADF);
   std::lock_guard lock(f->mu);
   if (f->kind == Fid::Kind::kXattrWrite) {
-    auto as = As(*f);
+    P9X_ACT_AS(f);
     if (f->xattr.size() != f->xattr_size) return Unexpected(Errno::kEINVAL);
     // attr_size 0 removes the attribute, whatever the flags: Linux's removexattr sends
     // Txattrcreate{size 0, XATTR_REPLACE}, and QEMU removes on any empty value the same way.
@@ -1042,14 +1014,14 @@ Reply Connection::Handle(const Tremove& m, const Request& req) {
   // remove(5): "the fid is clunked even if the remove fails".
   FidRef f = TakeFid(m.fid, req.generation);
   if (!f) return Unexpected(Errno::kEBADF);
-  auto as = As(*f);
+  P9X_ACT_AS(f);
   if (auto removed = s_.fs->Remove(f->Node()); !removed) return Unexpected(removed.error());
   return Make(req, Rremove{});
 }
 
 Reply Connection::Handle(const Tstatfs& m, const Request& req) {
   P9X_FID(f, m.fid);
-  auto as = As(*f);
+  P9X_ACT_AS(f);
   auto st = s_.fs->Statfs(f->Node());
   if (!st) return Unexpected(st.error());
   // spec/qid-map.md §6: the fsid is derived per export from the filesystem's identity, as path_hi
@@ -1064,7 +1036,7 @@ Reply Connection::Handle(const Tstatfs& m, const Request& req) {
 
 Reply Connection::Handle(const Tsymlink& m, const Request& req) {
   P9X_FID(f, m.fid);
-  auto as = As(*f);
+  P9X_ACT_AS(f);
   auto node = s_.fs->Symlink(f->Node(), m.name, m.symtgt, m.gid);
   if (!node) return Unexpected(node.error());
   auto q = QidOf(*node, req.wire.dialect);
@@ -1074,7 +1046,7 @@ Reply Connection::Handle(const Tsymlink& m, const Request& req) {
 
 Reply Connection::Handle(const Tmknod& m, const Request& req) {
   P9X_FID(f, m.dfid);
-  auto as = As(*f);
+  P9X_ACT_AS(f);
   auto node = s_.fs->Mknod(f->Node(), m.name, m.mode, m.major, m.minor, m.gid);
   if (!node) return Unexpected(node.error());
   auto q = QidOf(*node, req.wire.dialect);
@@ -1085,14 +1057,14 @@ Reply Connection::Handle(const Tmknod& m, const Request& req) {
 Reply Connection::Handle(const Trename& m, const Request& req) {
   P9X_FID(f, m.fid);
   P9X_FID(d, m.dfid);
-  auto as = As(*f);
+  P9X_ACT_AS_BOTH(f, d);
   if (auto r = s_.fs->Rename(f->Node(), d->Node(), m.name); !r) return Unexpected(r.error());
   return Make(req, Rrename{});
 }
 
 Reply Connection::Handle(const Treadlink& m, const Request& req) {
   P9X_FID(f, m.fid);
-  auto as = As(*f);
+  P9X_ACT_AS(f);
   auto target = s_.fs->Readlink(f->Node());
   if (!target) return Unexpected(target.error());
   return Make(req, Rreadlink{*target});
@@ -1100,7 +1072,7 @@ Reply Connection::Handle(const Treadlink& m, const Request& req) {
 
 Reply Connection::Handle(const Tgetattr& m, const Request& req) {
   P9X_FID(f, m.fid);
-  auto as = As(*f);
+  P9X_ACT_AS(f);
   struct stat st;
   auto q = QidOf(f->Node(), req.wire.dialect, &st);
   if (!q) return Unexpected(q.error());
@@ -1126,7 +1098,7 @@ Reply Connection::Handle(const Tgetattr& m, const Request& req) {
 
 Reply Connection::Handle(const Tsetattr& m, const Request& req) {
   P9X_FID(f, m.fid);
-  auto as = As(*f);
+  P9X_ACT_AS(f);
   Backend::SetattrArgs args{m.valid, m.mode, m.uid, m.gid, m.size, m.atime_sec, m.atime_nsec, m.mtime_sec, m.mtime_nsec};
   if (auto r = s_.fs->Setattr(f->Node(), args); !r) return Unexpected(r.error());
   return Make(req, Rsetattr{});
@@ -1134,14 +1106,13 @@ Reply Connection::Handle(const Tsetattr& m, const Request& req) {
 
 Reply Connection::Handle(const Txattrwalk& m, const Request& req) {
   P9X_FID(f, m.fid);
-  auto as = As(*f);
+  P9X_ACT_AS(f);
   const NodeRef node = f->Node();
   auto value = s_.fs->GetXattr(node, m.name);
   if (!value) return Unexpected(value.error());
   auto x = std::make_shared<Fid>();
   x->node = node;
-  x->uid = f->uid;
-  x->gid = f->gid;
+  x->user = f->user;
   x->kind = Fid::Kind::kXattrRead;
   x->xattr = std::move(*value);
   const uint64_t size = x->xattr.size();
@@ -1168,7 +1139,7 @@ Reply Connection::Handle(const Treaddir& m, const Request& req) {
   P9X_FID(f, m.fid);
   std::lock_guard lock(f->mu);
   if (!f->open || !f->node->is_dir()) return Unexpected(Errno::kEBADF);
-  auto as = As(*f);
+  P9X_ACT_AS(f);
   const uint32_t count = std::min(m.count, req.wire.msize - kRreadHeaderSize);
   std::vector<uint8_t> out(kRreadHeaderSize + count);
   DirentWriter writer(std::span<uint8_t>(out).subspan(kRreadHeaderSize), req.wire.dialect);
@@ -1209,6 +1180,7 @@ Reply Connection::Handle(const Tfsync& m, const Request& req) {
   P9X_FID(f, m.fid);
   const std::shared_ptr<OpenFile> open = f->OpenNode();
   if (!open) return Unexpected(Errno::kEBADF);
+  P9X_ACT_AS(f);
   if (auto r = open->Sync(m.datasync != 0); !r) return Unexpected(r.error());
   return Make(req, Rfsync{});
 }
@@ -1217,6 +1189,7 @@ Reply Connection::Handle(const Tlock& m, const Request& req) {
   P9X_FID(f, m.fid);
   const std::shared_ptr<OpenFile> open = f->OpenNode();
   if (!open) return Unexpected(Errno::kEBADF);
+  P9X_ACT_AS(f);
   if (m.type > kLockTypeUnlck || (m.flags & ~(kLockFlagsBlock | kLockFlagsReclaim)) != 0) {
     return Unexpected(Errno::kEINVAL);
   }
@@ -1233,6 +1206,7 @@ Reply Connection::Handle(const Tgetlock& m, const Request& req) {
   P9X_FID(f, m.fid);
   const std::shared_ptr<OpenFile> open = f->OpenNode();
   if (!open) return Unexpected(Errno::kEBADF);
+  P9X_ACT_AS(f);
   if (m.type > kLockTypeWrlck) return Unexpected(Errno::kEINVAL);
   auto held = open->TestLock(ByteRangeLock{m.type, m.start, m.length, m.proc_id});
   if (!held) return Unexpected(held.error());
@@ -1245,14 +1219,14 @@ Reply Connection::Handle(const Tgetlock& m, const Request& req) {
 Reply Connection::Handle(const Tlink& m, const Request& req) {
   P9X_FID(d, m.dfid);
   P9X_FID(f, m.fid);
-  auto as = As(*d);
+  P9X_ACT_AS_BOTH(d, f);
   if (auto r = s_.fs->Link(d->Node(), f->Node(), m.name); !r) return Unexpected(r.error());
   return Make(req, Rlink{});
 }
 
 Reply Connection::Handle(const Tmkdir& m, const Request& req) {
   P9X_FID(d, m.dfid);
-  auto as = As(*d);
+  P9X_ACT_AS(d);
   auto node = s_.fs->Mkdir(d->Node(), m.name, m.mode, m.gid);
   if (!node) return Unexpected(node.error());
   auto q = QidOf(*node, req.wire.dialect);
@@ -1263,14 +1237,14 @@ Reply Connection::Handle(const Tmkdir& m, const Request& req) {
 Reply Connection::Handle(const Trenameat& m, const Request& req) {
   P9X_FID(od, m.olddirfid);
   P9X_FID(nd, m.newdirfid);
-  auto as = As(*od);
+  P9X_ACT_AS_BOTH(od, nd);
   if (auto r = s_.fs->Renameat(od->Node(), m.oldname, nd->Node(), m.newname); !r) return Unexpected(r.error());
   return Make(req, Rrenameat{});
 }
 
 Reply Connection::Handle(const Tunlinkat& m, const Request& req) {
   P9X_FID(d, m.dirfd);
-  auto as = As(*d);
+  P9X_ACT_AS(d);
   if (auto r = s_.fs->Unlinkat(d->Node(), m.name, m.flags); !r) return Unexpected(r.error());
   return Make(req, Runlinkat{});
 }
@@ -1316,6 +1290,9 @@ Result<std::unique_ptr<Server>, std::string> Server::Create(ServerOptions option
   server->impl_->fs = std::move(fs);
   server->impl_->qids = std::move(*qids);
   server->impl_->running_as_root = geteuid() == 0;
+  server->impl_->self_user = std::make_shared<const Credentials>(ProcessCredentials());
+  server->impl_->squash_user =
+      std::make_shared<const Credentials>(Credentials{options.squash_uid, options.squash_gid, {}});
   unsigned workers = options.worker_threads ? options.worker_threads
                                             : std::max(2u, 2 * std::thread::hardware_concurrency());
   server->impl_->pool = std::make_unique<WorkerPool>(workers);
@@ -1339,6 +1316,9 @@ void Server::ServeCounted(int read_fd, int write_fd, std::string peer_name) {
     me = impl_->stoppers.insert(impl_->stoppers.end(), [conn] { conn->Stop(); });
   }
   conn->Run();
+  // The connection thread acted for its users; a thread that is the caller's gets its own
+  // credentials back.
+  RestoreThreadCredentials();
   --active_connections_;
   std::lock_guard lock(impl_->connections_mu);
   impl_->stoppers.erase(me);

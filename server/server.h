@@ -28,10 +28,15 @@
 
 namespace p9x::server {
 
+// Whose credentials a request acts with on the host (server/credentials.h states the model:
+// what a user can do through p9xd is what the same user could do on the host, never more).
 enum class IdentityMode : uint8_t {
-  kSelf,     // every request runs as the server's own user (default unless root)
-  kPerUser,  // root server: each request runs with the attaching user's fsuid/fsgid
-  kSquash,   // every request runs as squash_uid/squash_gid
+  kSelf,     // every request runs as the server's own user, with its groups (default unless root)
+  kPerUser,  // root server: each request runs as the attaching user: fsuid, fsgid, the user's
+             // supplementary groups from the host's user database, and (unless root) no
+             // capabilities
+  kSquash,   // every request runs as squash_uid/squash_gid, no supplementary groups, no capabilities
+             // (unless squash_uid is 0)
 };
 
 class Backend;
@@ -49,6 +54,10 @@ struct ServerOptions {
   IdentityMode identity = IdentityMode::kSelf;
   uid_t squash_uid = 65534;
   gid_t squash_gid = 65534;
+  // kPerUser: an attach as uid 0 runs as squash_uid/squash_gid instead of root. Off by default:
+  // whoever can reach the socket and names root acts as root on the export (9P has no
+  // authentication here), as root on the host could.
+  bool root_squash = false;
   uint32_t max_fids_per_connection = 65536;  // a client cannot exhaust server memory with fids
   uint32_t max_connections = 4096;
   size_t max_queued_reply_bytes = 16u << 20;  // per connection (see back-pressure above)

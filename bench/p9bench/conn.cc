@@ -137,7 +137,7 @@ std::string DescribeUnexpected(std::span<const uint8_t> frame, const p9x::WireCo
   return "unexpected " + (info ? std::string(info->name) : "type " + std::to_string(frame[4]));
 }
 
-Result<uint32_t> OpenSession(Conn& conn, uint32_t msize, std::string_view aname) {
+Result<uint32_t> OpenSession(Conn& conn, uint32_t msize, std::string_view aname, uint32_t uid) {
   conn.ctx().msize = std::max(msize, p9x::kMinMsize);
   auto version = Call<p9x::Rversion>(conn, p9x::kNoTag,
                                      p9x::Tversion{.msize = msize, .version = p9x::kVersion9P2000L});
@@ -150,15 +150,16 @@ Result<uint32_t> OpenSession(Conn& conn, uint32_t msize, std::string_view aname)
   }
   conn.ctx().msize = version->msize;
   auto attach = Call<p9x::Rattach>(conn, 0,
-                                   p9x::Tattach{.fid = 0, .afid = p9x::kNoFid, .uname = "root",
-                                                .aname = aname, .n_uname = 0});
+                                   p9x::Tattach{.fid = 0, .afid = p9x::kNoFid, .uname = uid == 0 ? "root" : "",
+                                                .aname = aname, .n_uname = uid});
   if (!attach) return Unexpected(attach.error());
   return version->msize;
 }
 
-Result<std::unique_ptr<Conn>> Open9P(int fd, Transport transport, uint32_t msize, std::string_view aname) {
+Result<std::unique_ptr<Conn>> Open9P(int fd, Transport transport, uint32_t msize, std::string_view aname,
+                                     uint32_t uid) {
   auto conn = std::make_unique<Conn>(fd, transport, msize);
-  auto session = OpenSession(*conn, msize, aname);
+  auto session = OpenSession(*conn, msize, aname, uid);
   if (!session) return Unexpected(session.error());
   return conn;
 }

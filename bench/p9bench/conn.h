@@ -127,9 +127,10 @@ Result<R> Call(Conn& conn, uint16_t tag, const T& request) {
 
 // A 9P session on `conn`: Tversion(msize, "9P2000.L") then Tattach(fid 0) as root. Sets
 // conn.ctx().msize to the negotiated msize and returns it.
-Result<uint32_t> OpenSession(Conn& conn, uint32_t msize, std::string_view aname);
+Result<uint32_t> OpenSession(Conn& conn, uint32_t msize, std::string_view aname, uint32_t uid = 0);
 
 // Wraps a connected socket in a Conn sized for `msize` and opens a session on it.
-Result<std::unique_ptr<Conn>> Open9P(int fd, Transport transport, uint32_t msize, std::string_view aname);
+Result<std::unique_ptr<Conn>> Open9P(int fd, Transport transport, uint32_t msize, std::string_view aname,
+                                     uint32_t uid = 0);
 
 }  // namespace p9bench

@@ -203,9 +203,15 @@ Cell Best(std::vector<Cell>& cells) {
 
 using WorkloadFactory = std::function<std::unique_ptr<Workload>()>;
 
+// What a 9P session attaches to, and as whom (ServerSpec aname and uid).
+struct AttachTarget {
+  std::string aname;
+  uint32_t uid = 0;
+};
+
 // Runs `reps` repetitions, each on fresh connections, and returns the best (Best()). A 9P
 // cell opens sessions (Tversion msize + Tattach aname); a floor cell raw connections.
-Cell Measure(Endpoint& endpoint, bool nine_p, uint32_t msize, const std::string& aname,
+Cell Measure(Endpoint& endpoint, bool nine_p, uint32_t msize, const AttachTarget& attach,
              const WorkloadFactory& make, uint32_t lanes, uint32_t conns, const RunOptions& options, int reps) {
   std::vector<Cell> cells;
   for (int rep = 0; rep < reps; ++rep) {
@@ -218,7 +224,7 @@ Cell Measure(Endpoint& endpoint, bool nine_p, uint32_t msize, const std::string&
         return cell;
       }
       if (nine_p) {
-        auto conn = Open9P(*fd, endpoint.transport(), msize, aname);
+        auto conn = Open9P(*fd, endpoint.transport(), msize, attach.aname, attach.uid);
         if (!conn) {
           cell.m.error = conn.error();
           return cell;
@@ -400,9 +406,9 @@ class Matrix {
            (transport == Transport::kTcp ? "tcp:127.0.0.1:{port}" : "unix:{path}");
   }
 
-  std::string Aname(const ServerSpec& spec) const {
+  AttachTarget Attach(const ServerSpec& spec) const {
     auto words = ExpandTemplate(spec.aname, {{"dir", tree_.dir}});
-    return words.empty() ? std::string() : words[0];
+    return {words.empty() ? std::string() : words[0], spec.uid};
   }
 
   // The floor for a 9P measurement: the same schedules, lanes and connections, against the
@@ -410,7 +416,7 @@ class Matrix {
   Cell Floor(Endpoint& floor, const Measurement& nine_p, uint32_t lanes, uint32_t conns, bool mix,
              const RunOptions& options, int reps) {
     const auto schedules = nine_p.schedules;
-    return Measure(floor, false, MaxReply(schedules) + 4096, "", [&] { return MakeFloorWorkload(schedules, mix); },
+    return Measure(floor, false, MaxReply(schedules) + 4096, AttachTarget{}, [&] { return MakeFloorWorkload(schedules, mix); },
                    lanes, conns, options, reps);
   }
 
@@ -445,7 +451,7 @@ class Matrix {
   }
 
   // A throughput cell (MB/s or ops/s), with its floor.
-  void Throughput(Endpoint& server, Endpoint& floor, const std::string& aname, const std::string& bench,
+  void Throughput(Endpoint& server, Endpoint& floor, const AttachTarget& attach, const std::string& bench,
                   const std::string& label, uint32_t msize, uint32_t depth, const std::string& unit,
                   const WorkloadFactory& make, const std::string& note = "") {
     Record r = Base(bench, label, server.transport(), msize, depth, 1, unit, true, server.name());
@@ -457,7 +463,7 @@ class Matrix {
     std::vector<Cell> nine_p, floors;
     std::string floor_error;
     for (int rep = 0; rep < reps_; ++rep) {
-      Cell cell = Measure(server, true, msize, aname, make, depth, 1, run_, 1);
+      Cell cell = Measure(server, true, msize, attach, make, depth, 1, run_, 1);
       if (!cell.m.error.empty()) {
         nine_p.assign(1, std::move(cell));
         break;
@@ -490,7 +496,7 @@ class Matrix {
   }
 
   // Time for a count-bounded op (a whole listing), and time for N per-entry ops (ls -l).
-  void Readdir(Endpoint& server, Endpoint& floor, const std::string& aname, uint32_t msize) {
+  void Readdir(Endpoint& server, Endpoint& floor, const AttachTarget& attach, uint32_t msize) {
     const std::string bench = "readdir";
     Record r = Base(bench, "readdir " + std::to_string(tree_.big_entries) + " entries", server.transport(), msize,
                     1, 1, "ms", false, server.name());
@@ -499,7 +505,7 @@ class Matrix {
     RunOptions options = run_;
     options.warmup_ops = 1;
     options.max_ops = 1;
-    const Cell cell = Measure(server, true, msize, aname, [&] { return MakeReaddirWorkload(&entries); }, 1, 1,
+    const Cell cell = Measure(server, true, msize, attach, [&] { return MakeReaddirWorkload(&entries); }, 1, 1,
                               options, reps_);
     FillFromMeasurement(r, cell);
     if (r.error.empty()) {
@@ -515,7 +521,7 @@ class Matrix {
     records_.push_back(std::move(r));
   }
 
-  void ListLong(Endpoint& server, Endpoint& floor, const std::string& aname, uint32_t msize) {
+  void ListLong(Endpoint& server, Endpoint& floor, const AttachTarget& attach, uint32_t msize) {
     Record r = Base("ls_l", "ls -l (walk+getattr+clunk each of " + std::to_string(tree_.big_entries) + ")",
                     server.transport(), msize, 1, 1, "ms", false, server.name());
     Log(server.name() + " " + r.transport + " ls -l");
@@ -526,7 +532,7 @@ class Matrix {
       records_.push_back(std::move(r));
       return;
     }
-    auto conn = Open9P(*fd, server.transport(), msize, aname);
+    auto conn = Open9P(*fd, server.transport(), msize, attach.aname, attach.uid);
     if (!conn) {
       r.error = conn.error();
       records_.push_back(std::move(r));
@@ -545,7 +551,7 @@ class Matrix {
     options.max_ops = shared->size();
     // In turn, a slow server needs 3 round trips per entry: cap the pass and extrapolate.
     options.max_seconds = options_.quick ? 2 : 5;
-    const Cell cell = Measure(server, true, msize, aname, [&] { return MakeListLongWorkload(shared); }, 1, 1,
+    const Cell cell = Measure(server, true, msize, attach, [&] { return MakeListLongWorkload(shared); }, 1, 1,
                               options, 1);
     FillFromMeasurement(r, cell);
     if (r.error.empty()) {
@@ -580,7 +586,7 @@ class Matrix {
       Log("floor " + std::string(TransportName(floor.transport())) + " " + shape.label + " depth " +
           std::to_string(shape.depth));
       const Schedule schedule = {{Step{shape.request, shape.reply}}};
-      const Cell cell = Measure(floor, false, shape.reply + 4096, "",
+      const Cell cell = Measure(floor, false, shape.reply + 4096, AttachTarget{},
                                 [&] { return MakeFloorWorkload({schedule}, false); }, shape.depth, 1, run_, reps_);
       Record r = Base("floor", shape.label, floor.transport(), 0, shape.depth, 1, shape.bandwidth ? "MB/s" : "µs",
                       shape.bandwidth, "floor");
@@ -618,7 +624,7 @@ class Matrix {
     for (const ServerSpec& spec : options_.servers) {
       const std::string& command = transport == Transport::kTcp ? spec.tcp_command : spec.unix_command;
       Endpoint server(spec.name, transport, command, tree_.dir, options_.work_dir, ServerCpu());
-      const std::string aname = Aname(spec);
+      const AttachTarget attach = Attach(spec);
       std::string unavailable;
       if (auto up = server.Start(); !up) unavailable = up.error();
       if (server.per_connection()) {
@@ -634,7 +640,7 @@ class Matrix {
           records_.push_back(std::move(r));
           return;
         }
-        Throughput(server, floor, aname, bench, label, msize, depth, unit, make, note);
+        Throughput(server, floor, attach, bench, label, msize, depth, unit, make, note);
       };
       for (const char* kind : {"read", "write"}) {
         for (uint32_t msize : {128 * kKiB, 512 * kKiB, 1024 * kKiB}) {
@@ -660,9 +666,9 @@ class Matrix {
       }
       if (unavailable.empty()) {
         if (Wanted("readdir")) {
-          for (uint32_t msize : {128 * kKiB, 1024 * kKiB}) Readdir(server, floor, aname, msize);
+          for (uint32_t msize : {128 * kKiB, 1024 * kKiB}) Readdir(server, floor, attach, msize);
         }
-        if (Wanted("ls_l")) ListLong(server, floor, aname, 128 * kKiB);
+        if (Wanted("ls_l")) ListLong(server, floor, attach, 128 * kKiB);
       } else {
         for (const char* bench : {"readdir", "ls_l"}) {
           if (!Wanted(bench)) continue;
@@ -704,7 +710,7 @@ class Matrix {
         for (const ServerSpec& s : options_.servers) {
           if (s.name == name) spec = &s;
         }
-        const std::string aname = spec ? Aname(*spec) : "";
+        const AttachTarget attach = spec ? Attach(*spec) : AttachTarget{};
         std::vector<std::unique_ptr<Conn>> conns;
         auto open = [&]() -> Status {
           auto fd = endpoint.Open();
@@ -713,7 +719,7 @@ class Matrix {
             conns.push_back(std::make_unique<Conn>(*fd, transport, 64 * kKiB));
             return {};
           }
-          auto conn = Open9P(*fd, transport, msize, aname);
+          auto conn = Open9P(*fd, transport, msize, attach.aname, attach.uid);
           if (!conn) return Unexpected(conn.error());
           conns.push_back(std::move(*conn));
           return {};
@@ -991,7 +997,7 @@ bool ParseServerSpec(const std::string& text, ServerSpec* spec, std::string* err
   std::istringstream in(text);
   while (std::getline(in, part, '|')) parts.push_back(part);
   if (parts.empty() || parts[0].empty()) {
-    *error = "server spec needs a name: NAME|tcp=...|unix=...|aname=...";
+    *error = "server spec needs a name: NAME|tcp=...|unix=...|aname=...|uid=N";
     return false;
   }
   *spec = ServerSpec{};
@@ -1006,6 +1012,8 @@ bool ParseServerSpec(const std::string& text, ServerSpec* spec, std::string* err
       spec->unix_command = value;
     } else if (key == "aname") {
       spec->aname = value;
+    } else if (key == "uid") {
+      spec->uid = static_cast<uint32_t>(std::strtoul(value.c_str(), nullptr, 10));
     } else {
       *error = "unknown server spec field '" + key + "' in " + text;
       return false;

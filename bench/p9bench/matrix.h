@@ -15,14 +15,17 @@ namespace p9bench {
 //          AF_UNIX socket (a process per connection, like diod -r/-w or a stdio mode).
 //          Empty: no unix transport (reported as such).
 //   aname: the attach name, e.g. "{dir}" for diod.
+//   uid:   the user every session attaches as (n_uname; default 0, root). A non-root uid makes
+//          a server that switches credentials per user (p9xd as root) do so on every request.
 struct ServerSpec {
   std::string name;
   std::string tcp_command;
   std::string unix_command;
   std::string aname = "{dir}";
+  uint32_t uid = 0;
 };
 
-// "NAME|tcp=TEMPLATE|unix=TEMPLATE|aname=TEMPLATE" (fields after NAME optional, any order).
+// "NAME|tcp=TEMPLATE|unix=TEMPLATE|aname=TEMPLATE|uid=N" (fields after NAME optional, any order).
 bool ParseServerSpec(const std::string& text, ServerSpec* spec, std::string* error);
 
 struct MatrixOptions {

@@ -1,5 +1,5 @@
-// p9x xattr list|get|set|remove: a remote file's extended attributes (client/xattr.h).
-#include "client/xattr.h"
+// p9x xattr list|get|set|remove: a remote file's extended attributes (Fid::Xattr* in client/client.h).
+#include "client/client.h"
 
 #include <cstdio>
 #include <iostream>
@@ -47,7 +47,7 @@ Outcome RunXattr(Context& ctx, const Args& args) {
   if (!file) return Fail(what, file.error());
 
   if (op == "list") {
-    auto names = XattrList(*file);
+    auto names = file->XattrList();
     if (!names) return Fail(what, names.error());
     if (ctx.g.json) {
       ctx.out = json{{"path", path}, {"names", *names}};
@@ -56,7 +56,7 @@ Outcome RunXattr(Context& ctx, const Args& args) {
       for (const auto& n : *names) std::printf("%s\n", n.c_str());
     }
   } else if (op == "get") {
-    auto value = XattrGet(*file, rest[1]);
+    auto value = file->XattrGet(rest[1]);
     if (!value) return Fail(what, value.error());
     if (ctx.g.json) {
       ctx.out = json{{"path", path}, {"name", rest[1]}, {"size", value->size()}, {"hex", ToHex(*value)}};
@@ -73,9 +73,9 @@ Outcome RunXattr(Context& ctx, const Args& args) {
       value.assign(rest[2].begin(), rest[2].end());
     }
     if (value.empty()) return UsageFailure("xattr set: an empty VALUE would remove the attribute; use xattr remove");
-    if (auto set = XattrSet(*file, rest[1], value, flags); !set) return Fail(what, set.error());
+    if (auto set = file->XattrSet(rest[1], value, flags); !set) return Fail(what, set.error());
   } else {
-    if (auto removed = XattrRemove(*file, rest[1]); !removed) return Fail(what, removed.error());
+    if (auto removed = file->XattrRemove(rest[1]); !removed) return Fail(what, removed.error());
   }
   return std::nullopt;
 }

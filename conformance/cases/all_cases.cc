@@ -16,6 +16,7 @@ void RegisterAllCases(Catalogue& catalogue, const std::string& vectors_dir) {
   RegisterMsizeCases(catalogue);
   RegisterConcurrencyCases(catalogue);
   RegisterQidCases(catalogue);
+  RegisterCredentialsCases(catalogue);
   RegisterMalformedCases(catalogue, vectors_dir);
 }
 

@@ -23,6 +23,7 @@ void RegisterMsizeCases(Catalogue& catalogue);  // msize enforcement, counts, er
 void RegisterMalformedCases(Catalogue& catalogue, const std::string& vectors_dir);
 void RegisterConcurrencyCases(Catalogue& catalogue);
 void RegisterQidCases(Catalogue& catalogue);
+void RegisterCredentialsCases(Catalogue& catalogue);  // a user's requests act with the user's rights only
 
 // Every area, in report order. `vectors_dir` holds spec/vectors (the invalid vectors become
 // Required.Malformed.Vector* cases).

@@ -226,12 +226,16 @@ class P9xdTest : public ::testing::Test {
     server_.Stop();
   }
 
-  // Starts p9xd on a free loopback port with `extra` options.
-  void StartServer(std::vector<std::string> extra = {}) {
+  // Starts p9xd on a free loopback port with `extra` options; `launcher` (a command that execs
+  // the rest of its arguments, e.g. setpriv ... --) goes before it when given.
+  void StartServer(std::vector<std::string> extra = {}, std::vector<std::string> launcher = {}) {
     port_ = client::testing::FreeLoopbackPort();
     log_ = base_.path() + "/p9xd.log";
-    std::vector<std::string> argv = {binary_, "--listen", "tcp:127.0.0.1:" + std::to_string(port_), "--export",
-                                     export_};
+    std::vector<std::string> argv = launcher;
+    for (std::string arg : {binary_, std::string("--listen"), "tcp:127.0.0.1:" + std::to_string(port_),
+                            std::string("--export"), export_}) {
+      argv.push_back(std::move(arg));
+    }
     argv.insert(argv.end(), extra.begin(), extra.end());
     ASSERT_TRUE(server_.Start(argv, log_));
     ASSERT_TRUE(client::testing::WaitForListener(port_, std::chrono::seconds(10))) << ReadText(log_);

@@ -116,12 +116,43 @@ void Catalogue::Add(Case c) {
   cases_.push_back(std::move(c));
 }
 
-std::vector<const Case*> Catalogue::Select(std::string_view pattern) const {
+std::vector<const Case*> Catalogue::Select(std::string_view pattern, Profile profile) const {
   std::vector<const Case*> out;
   for (const Case& c : cases_) {
-    if (pattern.empty() || NameMatches(pattern, c.name)) out.push_back(&c);
+    if ((pattern.empty() || NameMatches(pattern, c.name)) && InProfile(profile, c)) out.push_back(&c);
   }
   return out;
+}
+
+std::optional<Profile> ProfileFromName(std::string_view name) {
+  for (Profile p : {Profile::kAll, Profile::kXqid, Profile::kBase}) {
+    if (ProfileName(p) == name) return p;
+  }
+  return std::nullopt;
+}
+
+std::string_view ProfileName(Profile profile) {
+  switch (profile) {
+    case Profile::kAll:
+      return "all";
+    case Profile::kXqid:
+      return "xqid";
+    case Profile::kBase:
+      return "base";
+  }
+  return "?";
+}
+
+bool InProfile(Profile profile, const Case& c) {
+  switch (profile) {
+    case Profile::kAll:
+      return true;
+    case Profile::kXqid:
+      return c.level == Level::kXqid || c.area() == "Negotiation";
+    case Profile::kBase:
+      return c.level != Level::kXqid;
+  }
+  return false;
 }
 
 bool NameMatches(std::string_view pattern, std::string_view name) {

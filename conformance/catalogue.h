@@ -9,6 +9,7 @@
 
 #include <functional>
 #include <map>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -51,6 +52,14 @@ struct Case {
   std::string_view area() const;  // the middle segment
 };
 
+// The conformance profiles of spec/xqid.md §12. kXqid: the negotiation cases and the Xqid cases,
+// what a server must pass to claim 9P2000.L.xqid; kBase: the Required and Recommended cases, p9x's
+// reading of 9P2000.L (spec/9p2000.L.md); kAll: every case.
+enum class Profile : uint8_t { kAll, kXqid, kBase };
+std::optional<Profile> ProfileFromName(std::string_view name);  // "all", "xqid", "base"
+std::string_view ProfileName(Profile profile);
+bool InProfile(Profile profile, const Case& c);
+
 class Catalogue {
  public:
   // Adds a case. A malformed or duplicate name, or a level that disagrees with the name's
@@ -58,8 +67,8 @@ class Catalogue {
   void Add(Case c);
   const std::vector<Case>& cases() const { return cases_; }
   size_t size() const { return cases_.size(); }
-  // Cases whose name matches `pattern` (see NameMatches); all when pattern is empty.
-  std::vector<const Case*> Select(std::string_view pattern) const;
+  // Cases of `profile` whose name matches `pattern` (see NameMatches; empty matches all).
+  std::vector<const Case*> Select(std::string_view pattern, Profile profile = Profile::kAll) const;
 
  private:
   std::vector<Case> cases_;

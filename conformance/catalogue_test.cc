@@ -78,6 +78,32 @@ TEST(Catalogue, HasEveryCaseTheSpecDocumentsName) {
   }
 }
 
+// spec/xqid.md §12: the xqid profile is the negotiation cases and the Xqid cases; base is the
+// rest of the catalogue's levels; the two together are every case.
+TEST(Catalogue, ProfilesSelectWhatTheSpecSays) {
+  Catalogue catalogue;
+  RegisterAllCases(catalogue, "");
+  const auto xqid = catalogue.Select("", Profile::kXqid);
+  const auto base = catalogue.Select("", Profile::kBase);
+  size_t negotiation = 0, xqid_level = 0;
+  for (const Case& c : catalogue.cases()) {
+    negotiation += c.area() == "Negotiation" && c.level != Level::kXqid;
+    xqid_level += c.level == Level::kXqid;
+  }
+  EXPECT_GE(negotiation, 20u);
+  EXPECT_GT(xqid_level, 10u);
+  EXPECT_EQ(xqid.size(), negotiation + xqid_level);
+  for (const Case* c : xqid) EXPECT_TRUE(c->level == Level::kXqid || c->area() == "Negotiation") << c->name;
+  for (const Case* c : base) EXPECT_NE(c->level, Level::kXqid) << c->name;
+  EXPECT_EQ(base.size() + xqid_level, catalogue.size());
+  EXPECT_EQ(catalogue.Select("Required.*", Profile::kXqid).size(),
+            catalogue.Select("Required.Negotiation.*").size());
+  EXPECT_EQ(ProfileFromName("xqid"), Profile::kXqid);
+  EXPECT_EQ(ProfileFromName("base"), Profile::kBase);
+  EXPECT_EQ(ProfileFromName("all"), Profile::kAll);
+  EXPECT_FALSE(ProfileFromName("Xqid").has_value());
+}
+
 TEST(Catalogue, SelectFiltersByPattern) {
   Catalogue catalogue;
   RegisterAllCases(catalogue, "");

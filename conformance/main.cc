@@ -32,6 +32,9 @@ constexpr char kUsage[] =
     "  --msize N             msize to offer (default 131072)\n"
     "  --local-root DIR      where the export is on this machine: ground truth (device, inode) via lstat\n"
     "  --filter PATTERN      run only matching cases: Level.Area.Case with '*' per component, comma-separated\n"
+    "  --profile P           xqid: the negotiation and Xqid cases, what a 9P2000.L.xqid claim needs (implies\n"
+    "                        --dialect xqid unless --dialect is given); base: the Required and Recommended\n"
+    "                        cases (9P2000.L as spec/9p2000.L.md reads it); all (default)\n"
     "  --list                list the cases (with --filter: the matching ones) and exit\n"
     "  --expected FILE       expected-failure list (conformance/expected/<server>.txt)\n"
     "  --fix                 rewrite the --expected list from this run's failures\n"
@@ -64,6 +67,7 @@ int main(int argc, char** argv) {
   RunOptions options;
   options.vectors_dir = std::string(P9X_SOURCE_DIR) + "/spec/vectors";
   bool list = false;
+  bool dialect_given = false;
   if (argc >= 2 && std::string_view(argv[1]) == "fixture") {
     if (argc < 3) {
       std::fputs(kUsage, stderr);
@@ -94,6 +98,7 @@ int main(int argc, char** argv) {
       options.n_uname = static_cast<uint32_t>(n);
     } else if (arg == "--dialect") {
       options.dialect = value("--dialect");
+      dialect_given = true;
       if (options.dialect != "auto" && options.dialect != "xqid" && options.dialect != "legacy") {
         std::fprintf(stderr, "p9x-conform: --dialect must be auto, xqid or legacy\n");
         return 64;
@@ -108,6 +113,14 @@ int main(int argc, char** argv) {
       options.local_root = value("--local-root");
     } else if (arg == "--filter") {
       options.filter = value("--filter");
+    } else if (arg == "--profile") {
+      const char* name = value("--profile");
+      const auto profile = ProfileFromName(name);
+      if (!profile) {
+        std::fprintf(stderr, "p9x-conform: --profile must be xqid, base or all\n");
+        return 64;
+      }
+      options.profile = *profile;
     } else if (arg == "--list") {
       list = true;
     } else if (arg == "--expected") {
@@ -138,16 +151,17 @@ int main(int argc, char** argv) {
     }
   }
 
+  if (options.profile == Profile::kXqid && !dialect_given) options.dialect = "xqid";
   Catalogue catalogue;
   RegisterAllCases(catalogue, options.vectors_dir);
   if (list) {
-    for (const Case* c : catalogue.Select(options.filter)) {
+    for (const Case* c : catalogue.Select(options.filter, options.profile)) {
       std::string needs;
       for (Capability cap : c->needs) needs += (needs.empty() ? " [needs " : ", ") + std::string(CapabilityName(cap));
       if (!needs.empty()) needs += "]";
       std::printf("%s%s\n", c->name.c_str(), needs.c_str());
     }
-    std::printf("%zu cases\n", catalogue.Select(options.filter).size());
+    std::printf("%zu cases\n", catalogue.Select(options.filter, options.profile).size());
     return 0;
   }
   std::string why;

@@ -103,8 +103,12 @@ std::string CheckCaseName(std::string_view name) {
 
 void Catalogue::Add(Case c) {
   std::string why = CheckCaseName(c.name);
-  if (why.empty() && !c.name.starts_with(std::string(LevelName(c.level)) + ".")) {
-    why = "the name's level segment disagrees with the case's level";
+  if (why.empty()) {
+    // The level is the name's first segment; it is written once, there.
+    const std::string_view level = std::string_view(c.name).substr(0, c.name.find('.'));
+    for (Level l : {Level::kRequired, Level::kRecommended, Level::kXqid}) {
+      if (LevelName(l) == level) c.level = l;
+    }
   }
   if (why.empty() && index_.contains(c.name)) why = "duplicate case name";
   if (why.empty() && !c.run) why = "no run function";
@@ -121,6 +125,27 @@ std::vector<const Case*> Catalogue::Select(std::string_view pattern, Profile pro
   for (const Case& c : cases_) {
     if ((pattern.empty() || NameMatches(pattern, c.name)) && InProfile(profile, c)) out.push_back(&c);
   }
+  return out;
+}
+
+std::string DescribeCase(const Case& c) {
+  static constexpr std::string_view kMeaning[] = {
+      "a MUST: every 9P2000.L server passes it",
+      "a SHOULD: exact errno values and behaviour where servers legitimately differ",
+      "a MUST of 9P2000.L.xqid, run only in a session that negotiated it",
+  };
+  std::string out = c.name + "\n";
+  out += "  level:    " + std::string(LevelName(c.level)) + " (" + std::string(kMeaning[static_cast<int>(c.level)]) + ")\n";
+  std::string profiles;
+  for (Profile p : {Profile::kXqid, Profile::kBase}) {
+    if (InProfile(p, c)) profiles += (profiles.empty() ? "" : ", ") + std::string(ProfileName(p));
+  }
+  out += "  profiles: " + profiles + "\n";
+  std::string needs;
+  for (Capability cap : c.needs) needs += (needs.empty() ? "" : ", ") + std::string(CapabilityName(cap));
+  out += "  needs:    " + (needs.empty() ? std::string("nothing") : needs) + "\n";
+  out += "  spec:     " + c.spec + "\n";
+  if (!c.checks.empty()) out += "  checks:   " + c.checks + "\n";
   return out;
 }
 

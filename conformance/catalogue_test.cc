@@ -104,6 +104,28 @@ TEST(Catalogue, ProfilesSelectWhatTheSpecSays) {
   EXPECT_FALSE(ProfileFromName("Xqid").has_value());
 }
 
+TEST(Catalogue, LevelComesFromTheName) {
+  Catalogue catalogue;
+  catalogue.Add({.name = "Xqid.Walk.Example", .spec = "s", .needs = {}, .run = [](CaseContext&) {}});
+  catalogue.Add({.name = "Recommended.Walk.Example", .spec = "s", .needs = {}, .run = [](CaseContext&) {}});
+  EXPECT_EQ(catalogue.cases()[0].level, Level::kXqid);
+  EXPECT_EQ(catalogue.cases()[1].level, Level::kRecommended);
+}
+
+TEST(Catalogue, DescribeSaysLevelProfilesNeedsSpecAndChecks) {
+  Catalogue catalogue;
+  RegisterAllCases(catalogue, "");
+  const auto found = catalogue.Select("Required.Negotiation.ReplyEchoesTag");
+  ASSERT_EQ(found.size(), 1u);
+  const std::string text = DescribeCase(*found[0]);
+  for (const char* part : {"Required.Negotiation.ReplyEchoesTag\n", "level:    Required (a MUST", "profiles: xqid, base",
+                           "needs:    nothing", "spec:     version(5)", "checks:   Sends Tversion with tag NOTAG"}) {
+    EXPECT_NE(text.find(part), std::string::npos) << part << " in\n" << text;
+  }
+  // Every negotiation case says what it sends and expects.
+  for (const Case* c : catalogue.Select("*.Negotiation.*")) EXPECT_FALSE(c->checks.empty()) << c->name;
+}
+
 TEST(Catalogue, SelectFiltersByPattern) {
   Catalogue catalogue;
   RegisterAllCases(catalogue, "");

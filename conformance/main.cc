@@ -19,7 +19,8 @@ namespace {
 
 constexpr char kUsage[] =
     "usage: p9x-conform --target TARGET [options]\n"
-    "       p9x-conform --list [--filter PATTERN]\n"
+    "       p9x-conform --list [--filter PATTERN] [--profile P]\n"
+    "       p9x-conform --describe NAME\n"
     "       p9x-conform fixture DIR [--script make-fixture.sh]\n"
     "\n"
     "TARGET: tcp:HOST:PORT | unix:PATH | exec:COMMAND (a server speaking 9P on its stdin/stdout)\n"
@@ -36,6 +37,7 @@ constexpr char kUsage[] =
     "                        --dialect xqid unless --dialect is given); base: the Required and Recommended\n"
     "                        cases (9P2000.L as spec/9p2000.L.md reads it); all (default)\n"
     "  --list                list the cases (with --filter: the matching ones) and exit\n"
+    "  --describe NAME       print a case's level, profiles, needs, spec sentence and what it checks\n"
     "  --expected FILE       expected-failure list (conformance/expected/<server>.txt)\n"
     "  --fix                 rewrite the --expected list from this run's failures\n"
     "  --json FILE           write the report as JSON (schema: conformance/report.proto)\n"
@@ -68,6 +70,7 @@ int main(int argc, char** argv) {
   options.vectors_dir = std::string(P9X_SOURCE_DIR) + "/spec/vectors";
   bool list = false;
   bool dialect_given = false;
+  std::string describe;
   if (argc >= 2 && std::string_view(argv[1]) == "fixture") {
     if (argc < 3) {
       std::fputs(kUsage, stderr);
@@ -121,6 +124,8 @@ int main(int argc, char** argv) {
         return 64;
       }
       options.profile = *profile;
+    } else if (arg == "--describe") {
+      describe = value("--describe");
     } else if (arg == "--list") {
       list = true;
     } else if (arg == "--expected") {
@@ -154,6 +159,15 @@ int main(int argc, char** argv) {
   if (options.profile == Profile::kXqid && !dialect_given) options.dialect = "xqid";
   Catalogue catalogue;
   RegisterAllCases(catalogue, options.vectors_dir);
+  if (!describe.empty()) {
+    const auto found = catalogue.Select(describe);
+    if (found.empty()) {
+      std::fprintf(stderr, "p9x-conform: no case matches %s (see --list)\n", describe.c_str());
+      return 64;
+    }
+    for (const Case* c : found) std::fputs(DescribeCase(*c).c_str(), stdout);
+    return 0;
+  }
   if (list) {
     for (const Case* c : catalogue.Select(options.filter, options.profile)) {
       std::string needs;

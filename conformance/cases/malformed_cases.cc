@@ -110,7 +110,6 @@ void RegisterMalformedCases(Catalogue& catalogue, const std::string& vectors_dir
   const auto type = [](MsgType t) { return static_cast<uint8_t>(t); };
   catalogue.Add({
       .name = "Required.Malformed.SizeBelowHeader",
-      .level = Level::kRequired,
       .spec = "intro(5): size[4] counts the whole message including the 7-byte header; " + std::string(kMalformedSpec),
       .needs = {},
       .run = [=](CaseContext& c) {
@@ -119,7 +118,6 @@ void RegisterMalformedCases(Catalogue& catalogue, const std::string& vectors_dir
   });
   catalogue.Add({
       .name = "Required.Malformed.SizeZero",
-      .level = Level::kRequired,
       .spec = kMalformedSpec,
       .needs = {},
       .run = [=](CaseContext& c) {
@@ -128,7 +126,6 @@ void RegisterMalformedCases(Catalogue& catalogue, const std::string& vectors_dir
   });
   catalogue.Add({
       .name = "Required.Malformed.UnknownTypeRefused",
-      .level = Level::kRequired,
       .spec = "spec/9p2000.L.md §1.2: \"A p9x server answers a request of such a type with Rlerror(EOPNOTSUPP) "
               "if the frame is otherwise well formed, and closes the connection if it cannot find the frame's end\"",
       .needs = {},
@@ -138,7 +135,6 @@ void RegisterMalformedCases(Catalogue& catalogue, const std::string& vectors_dir
   });
   catalogue.Add({
       .name = "Required.Malformed.Legacy9P2000TypeRefused",
-      .level = Level::kRequired,
       .spec = "spec/9p2000.L.md §1.2: Topen (112), Tcreate, Tstat, Twstat are not 9P2000.L messages and get "
               "Rlerror(EOPNOTSUPP)",
       .needs = {},
@@ -149,7 +145,6 @@ void RegisterMalformedCases(Catalogue& catalogue, const std::string& vectors_dir
   });
   catalogue.Add({
       .name = "Required.Malformed.ReplyTypeSentToServer",
-      .level = Level::kRequired,
       .spec = "intro(5): clients send T-messages and servers answer with R-messages; " + std::string(kMalformedSpec),
       .needs = {},
       .run = [=](CaseContext& c) {
@@ -158,7 +153,6 @@ void RegisterMalformedCases(Catalogue& catalogue, const std::string& vectors_dir
   });
   catalogue.Add({
       .name = "Required.Malformed.StringPastEnd",
-      .level = Level::kRequired,
       .spec = kMalformedSpec,
       .needs = {},
       .run = [=](CaseContext& c) {
@@ -170,7 +164,6 @@ void RegisterMalformedCases(Catalogue& catalogue, const std::string& vectors_dir
   });
   catalogue.Add({
       .name = "Required.Malformed.TrailingBytes",
-      .level = Level::kRequired,
       .spec = kMalformedSpec,
       .needs = {},
       .run = [=](CaseContext& c) {
@@ -180,7 +173,6 @@ void RegisterMalformedCases(Catalogue& catalogue, const std::string& vectors_dir
   });
   catalogue.Add({
       .name = "Required.Malformed.TruncatedFixedField",
-      .level = Level::kRequired,
       .spec = kMalformedSpec,
       .needs = {},
       .run = [=](CaseContext& c) {
@@ -190,7 +182,6 @@ void RegisterMalformedCases(Catalogue& catalogue, const std::string& vectors_dir
   });
   catalogue.Add({
       .name = "Required.Malformed.WalkCountPastEnd",
-      .level = Level::kRequired,
       .spec = kMalformedSpec,
       .needs = {},
       .run = [=](CaseContext& c) {
@@ -205,7 +196,6 @@ void RegisterMalformedCases(Catalogue& catalogue, const std::string& vectors_dir
   for (InvalidVector& v : LoadInvalidVectors(vectors_dir, &error)) {
     catalogue.Add({
         .name = "Required.Malformed.Vector" + v.case_suffix,
-        .level = Level::kRequired,
         .spec = std::string(kMalformedSpec) + " (spec/vectors/" + v.file + ": " + v.expected_error + ")",
         .needs = {},
         .run = [v](CaseContext& c) { SendVector(c, v); },
@@ -218,7 +208,6 @@ void RegisterMsizeCases(Catalogue& catalogue) {
   // ---- msize ----
   catalogue.Add({
       .name = "Required.Msize.RepliesFitMsize",
-      .level = Level::kRequired,
       .spec = kMsizeSpec + std::string("; spec/9p2000.L.md §4: an oversized Tread count is clamped"),
       .needs = {Capability::kWritable},
       .run = [](CaseContext& c) {
@@ -239,7 +228,6 @@ void RegisterMsizeCases(Catalogue& catalogue) {
   });
   catalogue.Add({
       .name = "Required.Msize.ReaddirFitsMsize",
-      .level = Level::kRequired,
       .spec = kMsizeSpec,
       .needs = {Capability::kWritable},
       .run = [](CaseContext& c) {
@@ -261,7 +249,6 @@ void RegisterMsizeCases(Catalogue& catalogue) {
   });
   catalogue.Add({
       .name = "Required.Msize.OversizedRequestRefused",
-      .level = Level::kRequired,
       .spec = kMsizeSpec + std::string("; a p9x decoder refuses a larger frame (FrameTooLarge)"),
       .needs = {},
       .run = [](CaseContext& c) {
@@ -288,7 +275,6 @@ void RegisterMsizeCases(Catalogue& catalogue) {
   });
   catalogue.Add({
       .name = "Required.Io.ReadNeverExceedsCount",
-      .level = Level::kRequired,
       .spec = "spec/9p2000.L.md §4: \"A server MAY return fewer bytes than asked; it MUST NOT return more than asked\"",
       .needs = {Capability::kWritable},
       .run = [](CaseContext& c) {
@@ -310,7 +296,6 @@ void RegisterMsizeCases(Catalogue& catalogue) {
   // ---- errors ----
   catalogue.Add({
       .name = "Required.Errors.RlerrorNotRerror",
-      .level = Level::kRequired,
       .spec = "spec/9p2000.L.md §5: \"A 9P2000.L server MUST answer errors with Rlerror (type 7), not Rerror (type 107)\"",
       .needs = {},
       .run = [](CaseContext& c) {
@@ -323,7 +308,6 @@ void RegisterMsizeCases(Catalogue& catalogue) {
   });
   catalogue.Add({
       .name = "Required.Errors.EcodeIsNonzero",
-      .level = Level::kRequired,
       .spec = "spec/9p2000.L.md §8.27; 9P2000.L Rlerror (diod protocol.md): \"ecode is a numerical Linux errno\"; 0 is not an error",
       .needs = {},
       .run = [](CaseContext& c) {

@@ -87,9 +87,9 @@ bool RefusesMsize(CaseContext& c, Probe& p, uint32_t msize) {
 void RegisterNegotiationCases(Catalogue& catalogue) {
   catalogue.Add({
       .name = "Required.Negotiation.Plain9P2000LAccepted",
-      .level = Level::kRequired,
       .spec = "spec/9p2000.L.md §8.1; 9P2000.L (diod protocol.md): the version string is \"9P2000.L\"; version(5): the server "
               "answers with the version it will speak",
+      .checks = "Sends Tversion \"9P2000.L\"; expects Rversion \"9P2000.L\".",
       .needs = {},
       .run = [](CaseContext& c) {
         Probe& p = c.Connect();
@@ -101,8 +101,8 @@ void RegisterNegotiationCases(Catalogue& catalogue) {
   });
   catalogue.Add({
       .name = "Required.Negotiation.UnknownVersionAnsweredUnknown",
-      .level = Level::kRequired,
       .spec = kUnknownSpec,
+      .checks = "Sends, on one connection, Tversion with \"p9x-no-such-protocol\", \"9P2000\", \"9P2000.u\", \"9P2000.L+xqid\", \"9P2000.Lx\", \"9P2000.l\", \"9p2000.L\" and \"9P2000.L\\0xqid\"; expects Rversion \"unknown\" to each, or the offer itself or a period-prefix of it that is not based on 9P2000.L.",
       .needs = {},
       .run = [](CaseContext& c) {
         using namespace std::string_literals;
@@ -116,27 +116,27 @@ void RegisterNegotiationCases(Catalogue& catalogue) {
   });
   catalogue.Add({
       .name = "Required.Negotiation.EmptyVersionAnsweredUnknown",
-      .level = Level::kRequired,
       .spec = kUnknownSpec,
+      .checks = "Sends Tversion \"\"; expects Rversion \"unknown\".",
       .needs = {},
       .run = [](CaseContext& c) { ExpectNotAgreedAs9P2000L(c, c.Connect(), ""); },
   });
   catalogue.Add({
       .name = "Recommended.Negotiation.UnknownFeatureDropped",
-      .level = Level::kRecommended,
       .spec = "spec/xqid.md §4.2: a server answers an offer it understands with the subset of the "
               "offered features it accepts (possibly none: plain \"9P2000.L\"); version(5) allows "
               "stripping a period-separated suffix",
+      .checks = "Sends Tversion \"9P2000.L.p9xnosuchfeature\"; expects Rversion \"9P2000.L\".",
       .needs = {},
       .run = [](CaseContext& c) { ExpectAnswer(c, "9P2000.L.p9xnosuchfeature", kVersion9P2000L); },
   });
   catalogue.Add({
       .name = "Recommended.Negotiation.SuffixOutsideGrammarStripped",
-      .level = Level::kRecommended,
       .spec = "spec/xqid.md §4.2 rule 3: if the suffix after \"9P2000.L.\" is outside the grammar, the server "
               "SHOULD answer \"9P2000.L\"; version(5): \"the initial substring up to but not including any single "
               "period in the version string defines a version of the protocol\" (gVisor's client offers "
               "\"9P2000.L.Google.N\" and steps down only on EAGAIN)",
+      .checks = "Sends Tversion \"9P2000.L.Google.10\", \"9P2000.L.XQID\" and \"9P2000.L.\", each on a new connection; expects Rversion \"9P2000.L\" to each.",
       .needs = {},
       .run = [](CaseContext& c) {
         for (const char* v : {"9P2000.L.Google.10", "9P2000.L.XQID", "9P2000.L."}) ExpectAnswer(c, v, kVersion9P2000L);
@@ -144,9 +144,9 @@ void RegisterNegotiationCases(Catalogue& catalogue) {
   });
   catalogue.Add({
       .name = "Recommended.Negotiation.UnsortedOfferReadAsASet",
-      .level = Level::kRecommended,
       .spec = "spec/xqid.md §4.2 rule 3: the server reads the offered features as a set: it SHOULD accept them "
               "unsorted or repeated and answer them sorted",
+      .checks = "Sends Tversion \"9P2000.L.xqid\", then \"9P2000.L.zz.xqid\" and \"9P2000.L.xqid.xqid\"; expects the same Rversion to all three (skipped when the first is not answered with a 9P2000.L version).",
       .needs = {},
       .run = [](CaseContext& c) {
         const std::optional<std::string> canonical = AnswerToXqidOffer(c);
@@ -159,8 +159,8 @@ void RegisterNegotiationCases(Catalogue& catalogue) {
   });
   catalogue.Add({
       .name = "Required.Negotiation.LongOfferUnderstood",
-      .level = Level::kRequired,
       .spec = "spec/xqid.md §4.1: a server MUST understand a version string of up to 64 bytes",
+      .checks = "Sends Tversion \"9P2000.L.xqid\", then the 64-byte \"9P2000.L.aaa...a.xqid\"; expects the same answer to both (the same Rversion, or a refusal of both).",
       .needs = {},
       .run = [](CaseContext& c) {
         // 9 + 50 + 5 = 64 bytes, sorted ("aaa..." < "xqid"): answered as the short xqid offer is
@@ -179,10 +179,10 @@ void RegisterNegotiationCases(Catalogue& catalogue) {
   });
   catalogue.Add({
       .name = "Required.Negotiation.XqidOfferAnsweredWithRversion",
-      .level = Level::kRequired,
       .spec = "spec/xqid.md §4.2: an xqid server MUST answer an xqid offer whose msize it accepts with Rversion, "
               "not Rlerror: \"9P2000.L.xqid\", or \"9P2000.L\" when it declines. A server that does not implement "
               "the proposal answers by its own rules: \"unknown\" from QEMU, crosvm and kvmtool (spec/xqid.md §4.3)",
+      .checks = "Sends Tversion \"9P2000.L.xqid\"; expects Rversion \"9P2000.L.xqid\", \"9P2000.L\" or \"unknown\", not an error.",
       .needs = {},
       .run = [](CaseContext& c) {
         Probe& p = c.Connect();
@@ -196,9 +196,9 @@ void RegisterNegotiationCases(Catalogue& catalogue) {
   });
   catalogue.Add({
       .name = "Required.Negotiation.XqidDeclineLeavesConnectionUsable",
-      .level = Level::kRequired,
       .spec = std::string(kResetSpec) + " (a client whose xqid offer is declined re-sends \"9P2000.L\" on the "
               "same connection)",
+      .checks = "Sends Tversion \"9P2000.L.xqid\", then, whatever the answer (unless the connection closed), Tversion \"9P2000.L\" and Tattach; expects both to succeed.",
       .needs = {},
       .run = [](CaseContext& c) {
         Probe& p = c.Connect();
@@ -214,8 +214,8 @@ void RegisterNegotiationCases(Catalogue& catalogue) {
   });
   catalogue.Add({
       .name = "Required.Negotiation.MsizeNotAboveOffer",
-      .level = Level::kRequired,
       .spec = kMsizeSpec,
+      .checks = "Sends Tversion msize=8192 \"9P2000.L\"; expects an Rversion msize between 4096 and 8192.",
       .needs = {},
       .run = [](CaseContext& c) {
         Probe& p = c.Connect();
@@ -227,8 +227,8 @@ void RegisterNegotiationCases(Catalogue& catalogue) {
   });
   catalogue.Add({
       .name = "Required.Negotiation.SmallMsizeSessionWorks",
-      .level = Level::kRequired,
       .spec = std::string(kMsizeSpec) + "; every reply must then fit the agreed msize",
+      .checks = "Negotiates msize 4096, attaches and reads the root directory; expects every reply to fit 4096 bytes.",
       .needs = {},
       .run = [](CaseContext& c) {
         Probe& p = c.SessionWithMsize(4096);
@@ -240,9 +240,9 @@ void RegisterNegotiationCases(Catalogue& catalogue) {
   });
   catalogue.Add({
       .name = "Recommended.Negotiation.ZeroMsizeRefused",
-      .level = Level::kRecommended,
       .spec = std::string(kMsizeSpec) + "; spec/xqid.md §4.2 rule 2 and §12: a server SHOULD refuse an msize "
               "below 4096 with Rlerror (msize 0 cannot carry any reply)",
+      .checks = "Sends Tversion msize=0 \"9P2000.L\"; expects Rlerror.",
       .needs = {},
       .run = [](CaseContext& c) {
         Probe& p = c.Connect();
@@ -251,9 +251,9 @@ void RegisterNegotiationCases(Catalogue& catalogue) {
   });
   catalogue.Add({
       .name = "Recommended.Negotiation.MsizeBelowMinimumRefused",
-      .level = Level::kRecommended,
       .spec = std::string(kMsizeSpec) + "; spec/xqid.md §4.2 rule 2 and §12: a server SHOULD refuse an msize "
               "below 4096 with Rlerror (Linux's P9_MIN_MSIZE and QEMU refuse them too; 4095 is the largest)",
+      .checks = "Sends Tversion msize=4095 \"9P2000.L\"; expects Rlerror.",
       .needs = {},
       .run = [](CaseContext& c) {
         Probe& p = c.Connect();
@@ -262,8 +262,8 @@ void RegisterNegotiationCases(Catalogue& catalogue) {
   });
   catalogue.Add({
       .name = "Recommended.Negotiation.UsableAfterRefusedMsize",
-      .level = Level::kRecommended,
       .spec = kResetSpec,
+      .checks = "Sends Tversion msize=0, then Tversion and Tattach as the run negotiated; expects them to succeed (skipped when the server closed the connection).",
       .needs = {},
       .run = [](CaseContext& c) {
         Probe& p = c.Connect();
@@ -277,8 +277,8 @@ void RegisterNegotiationCases(Catalogue& catalogue) {
   });
   catalogue.Add({
       .name = "Recommended.Negotiation.HugeMsizeClamped",
-      .level = Level::kRecommended,
       .spec = kMsizeSpec,
+      .checks = "Sends Tversion msize=4294967295 \"9P2000.L\"; expects Rversion \"9P2000.L\" with an msize of at least 4096 and below 4294967295.",
       .needs = {},
       .run = [](CaseContext& c) {
         Probe& p = c.Connect();
@@ -296,8 +296,8 @@ void RegisterNegotiationCases(Catalogue& catalogue) {
   });
   catalogue.Add({
       .name = "Required.Negotiation.ReversionClunksFids",
-      .level = Level::kRequired,
       .spec = kResetSpec,
+      .checks = "Walks a fid, then sends a Tversion that is accepted, then Tgetattr on the fid; does the same with a Tversion of msize 0 and one of \"p9x-no-such-protocol\"; expects Rlerror for the Tgetattr each time.",
       .needs = {},
       .run = [](CaseContext& c) {
         {
@@ -331,8 +331,8 @@ void RegisterNegotiationCases(Catalogue& catalogue) {
   });
   catalogue.Add({
       .name = "Required.Negotiation.ReversionFreesFidNumbers",
-      .level = Level::kRequired,
       .spec = kResetSpec,
+      .checks = "Sends a second Tversion, then Tattach with the old root fid's number; expects Rattach.",
       .needs = {},
       .run = [](CaseContext& c) {
         Probe& p = c.Session();
@@ -344,9 +344,9 @@ void RegisterNegotiationCases(Catalogue& catalogue) {
   });
   catalogue.Add({
       .name = "Required.Negotiation.NoUnofferedFeature",
-      .level = Level::kRequired,
       .spec = "spec/xqid.md §4.2: a server MUST NOT name a feature the client did not offer (the Linux client "
               "accepts any reply starting with \"9P2000.L\" and would misparse xqid qids)",
+      .checks = "Sends Tversion \"9P2000.L\" and \"9P2000.L.foo\", each on a new connection; expects any Rversion to be \"9P2000.L\" or \"unknown\".",
       .needs = {},
       .run = [](CaseContext& c) {
         for (const char* offer : {kVersion9P2000L, "9P2000.L.foo"}) {
@@ -361,9 +361,9 @@ void RegisterNegotiationCases(Catalogue& catalogue) {
   });
   catalogue.Add({
       .name = "Required.Negotiation.ReplyEchoesTag",
-      .level = Level::kRequired,
       .spec = "version(5): \"The tag should be NOTAG (value (ushort)~0) for a version message.\"; spec/xqid.md §4.2: "
               "a server MUST echo the Tversion's tag (gVisor's client sends ordinary tags); spec/9p2000.L.md §7",
+      .checks = "Sends Tversion with tag NOTAG, then with tag 1; expects each reply to carry the tag sent.",
       .needs = {},
       .run = [](CaseContext& c) {
         Probe& p = c.Connect();
@@ -376,10 +376,24 @@ void RegisterNegotiationCases(Catalogue& catalogue) {
       },
   });
   catalogue.Add({
+      .name = "Required.Negotiation.RequestBeforeVersionRefused",
+      .spec = "version(5): \"Tversion must be the first message sent on the 9P connection, and the client "
+              "cannot issue any further requests until it has received the Rversion reply.\"; spec/9p2000.L.md §3 "
+              "(version first)",
+      .checks = "Sends Tattach on a new connection before any Tversion; expects Rlerror or a closed connection.",
+      .needs = {},
+      .run = [](CaseContext& c) {
+        Probe& p = c.Connect();
+        auto r = p.Attach(p.NextFid(), c.env().session);
+        if (r.status == ReplyStatus::kClosed) return;  // closing is a fine answer
+        c.ExpectError(r, "Tattach before Tversion");
+      },
+  });
+  catalogue.Add({
       .name = "Xqid.Negotiation.AttachQidIsExtended",
-      .level = Level::kXqid,
       .spec = "spec/xqid.md §5: in a 9P2000.L.xqid session every qid is 21 bytes: type[1] "
               "version[4] path[8] path_hi[8]",
+      .checks = "Sends Tversion \"9P2000.L.xqid\" and Tattach; expects a 28-byte Rattach (a 21-byte qid).",
       .needs = {},
       .run = [](CaseContext& c) {
         Probe& p = c.Connect();
@@ -392,9 +406,9 @@ void RegisterNegotiationCases(Catalogue& catalogue) {
   });
   catalogue.Add({
       .name = "Xqid.Negotiation.PlainOfferKeepsLegacyQids",
-      .level = Level::kXqid,
       .spec = "spec/xqid.md §4.2: a server never answers with a feature the client did not offer; "
               "a \"9P2000.L\" session keeps 13-byte qids",
+      .checks = "Sends Tversion \"9P2000.L\" and Tattach; expects Rversion \"9P2000.L\" and a 20-byte Rattach (a 13-byte qid).",
       .needs = {},
       .run = [](CaseContext& c) {
         Probe& p = c.Connect();
@@ -412,9 +426,9 @@ void RegisterNegotiationCases(Catalogue& catalogue) {
   });
   catalogue.Add({
       .name = "Xqid.Negotiation.LegacyStatMessagesRefused",
-      .level = Level::kXqid,
       .spec = "spec/xqid.md §4.4: Topen, Tcreate, Tstat and Twstat are not part of an xqid session; a server MUST "
               "answer them Rlerror(EOPNOTSUPP)",
+      .checks = "In the xqid session, sends 9P2000 Topen, Tcreate, Tstat and Twstat frames on a walked fid; expects Rlerror EOPNOTSUPP to each.",
       .needs = {},
       .run = [](CaseContext& c) {
         Probe& p = c.Session();
@@ -440,8 +454,8 @@ void RegisterNegotiationCases(Catalogue& catalogue) {
   });
   catalogue.Add({
       .name = "Xqid.Negotiation.XqidOfferAccepted",
-      .level = Level::kXqid,
       .spec = "spec/xqid.md §4.2: a server that speaks xqid answers \"9P2000.L.xqid\" to that offer",
+      .checks = "Sends Tversion \"9P2000.L.xqid\"; expects Rversion \"9P2000.L.xqid\".",
       .needs = {},
       .run = [](CaseContext& c) {
         Probe& p = c.Connect();

@@ -127,7 +127,6 @@ std::vector<Seen> SurveyTree(CaseContext& c, Probe& p, size_t limit) {
 void RegisterQidCases(Catalogue& catalogue) {
   catalogue.Add({
       .name = "Required.Identity.FixtureFilesReachable",
-      .level = Level::kRequired,
       .spec = "walk(5): every file of the exported tree can be walked to; the fixture's p1, p2 (ext4) and p3 "
               "(tmpfs) are mounted inside the export (a server that does not cross mounts hides them)",
       .needs = {Capability::kMultiFs},
@@ -138,7 +137,6 @@ void RegisterQidCases(Catalogue& catalogue) {
   });
   catalogue.Add({
       .name = "Required.Identity.DistinctAcrossFilesystems",
-      .level = Level::kRequired,
       .spec = std::string(kDistinctSpec) + "; " + kQidSpec + " Checked in a plain 9P2000.L session whatever the "
               "run negotiated: the 64-bit qid path alone must tell the files apart",
       .needs = {Capability::kMultiFs},
@@ -153,7 +151,6 @@ void RegisterQidCases(Catalogue& catalogue) {
   });
   catalogue.Add({
       .name = "Required.Identity.DotEntriesMatchWalk",
-      .level = Level::kRequired,
       .spec = std::string(kQidSpec) + " The \".\" entry of a directory listing is the directory itself, also at "
               "a mount point",
       .needs = {Capability::kMultiFs},
@@ -175,7 +172,6 @@ void RegisterQidCases(Catalogue& catalogue) {
   });
   catalogue.Add({
       .name = "Required.Identity.TreeQidsMatchGroundTruth",
-      .level = Level::kRequired,
       .spec = std::string(kQidSpec) + " Checked over the export's tree (up to 400 paths) against lstat(2) "
               "(dev, ino) through --local-root, by every route: walk, getattr, readdir entries, \".\"",
       .needs = {Capability::kLocalRoot},
@@ -224,7 +220,6 @@ void RegisterQidCases(Catalogue& catalogue) {
   });
   catalogue.Add({
       .name = "Required.Identity.ListingsMatchLocalTree",
-      .level = Level::kRequired,
       .spec = "readdir as getdents(2): a directory lists its entries, also when it is a mount point inside the "
               "export (compared with the local directory through --local-root)",
       .needs = {Capability::kLocalRoot, Capability::kMultiFs},
@@ -250,7 +245,6 @@ void RegisterQidCases(Catalogue& catalogue) {
   });
   catalogue.Add({
       .name = "Required.Identity.RenameKeepsQid",
-      .level = Level::kRequired,
       .spec = "spec/9p2000.L.md §8.19: \"fid keeps naming the file, and its qid does not change\"",
       .needs = {Capability::kWritable},
       .run = [](CaseContext& c) {
@@ -265,7 +259,6 @@ void RegisterQidCases(Catalogue& catalogue) {
   });
   catalogue.Add({
       .name = "Required.Identity.RecreatedFileGetsNewQid",
-      .level = Level::kRequired,
       .spec = "spec/9p2000.L.md §8.26: \"A file created later under the same name gets a different qid when the "
               "host gives it a different inode\"; " + std::string(kQidSpec),
       .needs = {Capability::kWritable, Capability::kLocalRoot},
@@ -293,7 +286,6 @@ void RegisterQidCases(Catalogue& catalogue) {
   });
   catalogue.Add({
       .name = "Recommended.Identity.VersionChangesOnWrite",
-      .level = Level::kRecommended,
       .spec = "intro(5): \"The version is a version number for a file; typically, it is incremented every time "
               "the file is modified.\"",
       .needs = {Capability::kWritable},
@@ -311,7 +303,6 @@ void RegisterQidCases(Catalogue& catalogue) {
   });
   catalogue.Add({
       .name = "Recommended.Identity.StableAcrossSessions",
-      .level = Level::kRecommended,
       .spec = "spec/xqid.md §7: the qid SHOULD be stable for the life of the server process: a client's cache "
               "lives longer than a session",
       .needs = {Capability::kWritable},
@@ -327,7 +318,6 @@ void RegisterQidCases(Catalogue& catalogue) {
   });
   catalogue.Add({
       .name = "Required.Identity.DirectoryQidHasDirBit",
-      .level = Level::kRequired,
       .spec = "intro(5): \"the type of the file (directory, etc.), represented as a bit vector\"; QTDIR for "
               "directories, by every route",
       .needs = {Capability::kWritable},
@@ -346,7 +336,6 @@ void RegisterQidCases(Catalogue& catalogue) {
   // ---- xqid ----
   catalogue.Add({
       .name = "Xqid.Identity.DistinctAcrossFilesystems",
-      .level = Level::kXqid,
       .spec = kDistinctSpec,
       .needs = {Capability::kMultiFs},
       .run = [](CaseContext& c) {
@@ -361,7 +350,6 @@ void RegisterQidCases(Catalogue& catalogue) {
   });
   catalogue.Add({
       .name = "Xqid.Identity.HardLinksShareQid",
-      .level = Level::kXqid,
       .spec = "spec/xqid.md §7: two names of one file (hard links) MUST have the same (path_hi, path)",
       .needs = {Capability::kWritable, Capability::kHardLinks},
       .run = [](CaseContext& c) {
@@ -376,7 +364,6 @@ void RegisterQidCases(Catalogue& catalogue) {
   });
   catalogue.Add({
       .name = "Xqid.Identity.PathHiIsNotHostDevice",
-      .level = Level::kXqid,
       .spec = "spec/xqid.md §7: \"path_hi MUST NOT be the raw st_dev\": checked on every filesystem of the "
               "fixture (the export's, p1, p2, p3) against the device number in each encoding a server could "
               "leak (glibc's dev_t, the kernel's 32-bit new_encode_dev, the 16-bit old one, and MKDEV)",
@@ -412,7 +399,6 @@ void RegisterQidCases(Catalogue& catalogue) {
   });
   catalogue.Add({
       .name = "Xqid.Identity.StableAcrossRoutes",
-      .level = Level::kXqid,
       .spec = "spec/xqid.md §7: a file's qid MUST be the same by every route: walk, getattr, readdir entry, after rename",
       .needs = {Capability::kWritable},
       .run = [](CaseContext& c) {
@@ -440,7 +426,6 @@ void RegisterQidCases(Catalogue& catalogue) {
   });
   catalogue.Add({
       .name = "Xqid.Identity.StableWithinSession",
-      .level = Level::kXqid,
       .spec = "spec/xqid.md §7: \"The pair MUST be stable for the life of the session\"",
       .needs = {Capability::kWritable},
       .run = [](CaseContext& c) {
@@ -458,7 +443,6 @@ void RegisterQidCases(Catalogue& catalogue) {
   });
   catalogue.Add({
       .name = "Xqid.Readdir.EntryQidMatchesWalk",
-      .level = Level::kXqid,
       .spec = "spec/xqid.md §7: the readdir entry's 128-bit qid equals the walk qid",
       .needs = {},
       .run = [](CaseContext& c) {
@@ -480,7 +464,6 @@ void RegisterQidCases(Catalogue& catalogue) {
   });
   catalogue.Add({
       .name = "Xqid.Wire.RwalkQidsAreExtended",
-      .level = Level::kXqid,
       .spec = "spec/xqid.md §6: Rwalk's nwqid*qid are 21-byte qids in an xqid session",
       .needs = {Capability::kWritable},
       .run = [](CaseContext& c) {
@@ -496,7 +479,6 @@ void RegisterQidCases(Catalogue& catalogue) {
   });
   catalogue.Add({
       .name = "Xqid.Wire.RgetattrFieldsFollowExtendedQid",
-      .level = Level::kXqid,
       .spec = "spec/xqid.md §6: \"Rgetattr: every field after the qid (mode ... data_version) moves 8 bytes later\"",
       .needs = {Capability::kWritable},
       .run = [](CaseContext& c) {
@@ -512,7 +494,6 @@ void RegisterQidCases(Catalogue& catalogue) {
   });
   catalogue.Add({
       .name = "Xqid.Wire.RreaddirEntriesAreExtended",
-      .level = Level::kXqid,
       .spec = "spec/xqid.md §6: \"Rreaddir: each entry is qid offset[8] type[1] name[s], 8 bytes longer: 32 + "
               "len(name)\"",
       .needs = {Capability::kWritable},

@@ -440,6 +440,26 @@ void RegisterIoCases(Catalogue& catalogue) {
         p.Must(p.Call(Tfsync{f, 1}), "Tfsync datasync=1");
       },
   });
+  catalogue.Add({
+      .name = "Required.Io.ReadNeverExceedsCount",
+      .spec = "spec/9p2000.L.md §4: \"A server MAY return fewer bytes than asked; it MUST NOT return more than asked\"",
+      .needs = {Capability::kWritable},
+      .run = [](CaseContext& c) {
+        Probe& p = c.Session();
+        const uint32_t dir = c.Scratch(p);
+        p.MakeFile(dir, "f", Pattern(1000));
+        const uint32_t f = p.OpenPath(dir, {"f"}, kOpenRdonly);
+        for (uint32_t count : {1u, 5u, 511u}) {
+          auto r = p.Call(Tread{f, 0, count});
+          if (!p.Must(r, "Tread count=" + std::to_string(count))) return;
+          if (!c.Expect(r.msg.data.bytes.size() <= count, "Tread count=" + std::to_string(count) + " returned " +
+                                                             std::to_string(r.msg.data.bytes.size()) + " bytes")) {
+            return;
+          }
+        }
+      },
+  });
+
 }
 
 }  // namespace p9x::conformance

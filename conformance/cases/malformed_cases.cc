@@ -1,4 +1,4 @@
-// Malformed frames sent to the server, msize enforcement on replies, and error replies.
+// Malformed frames sent to the server.
 // For every malformed frame the server must answer Rlerror or close the connection, never crash or
 // hang, and a second connection must still work afterwards.
 #include "conformance/cases/cases.h"
@@ -12,9 +12,6 @@ constexpr char kMalformedSpec[] =
     "spec/9p2000.L.md §1: \"Every frame holds exactly one message: p9x rejects a frame whose fields end "
     "before size (TrailingBytes) as well as one whose fields run past it (Truncated)\"; a server answers "
     "a malformed frame with Rlerror or closes the connection, and keeps serving other connections";
-constexpr char kMsizeSpec[] =
-    "version(5): msize is \"the maximum length, in bytes, it will ever generate or expect to receive in a "
-    "single 9P message\"; spec/9p2000.L.md §4: every frame either side sends MUST fit in msize";
 
 // After a malformed frame: a new connection must still work. A server that crashed may still be
 // exiting when this runs (its listening socket accepting, or already closed), so a refused
@@ -202,121 +199,6 @@ void RegisterMalformedCases(Catalogue& catalogue, const std::string& vectors_dir
     });
   }
 
-}
-
-void RegisterMsizeCases(Catalogue& catalogue) {
-  // ---- msize ----
-  catalogue.Add({
-      .name = "Required.Msize.RepliesFitMsize",
-      .spec = kMsizeSpec + std::string("; spec/9p2000.L.md §4: an oversized Tread count is clamped"),
-      .needs = {Capability::kWritable},
-      .run = [](CaseContext& c) {
-        Probe& p = c.SessionWithMsize(8192);
-        const uint32_t dir = c.Scratch(p);
-        p.MakeFile(dir, "f", Pattern(40000));
-        const uint32_t f = p.OpenPath(dir, {"f"}, kOpenRdonly);
-        // The probe fails the case if the Rread frame exceeds the negotiated msize.
-        auto r = p.Call(Tread{f, 0, 1u << 20});
-        if (r.is_error()) {
-          c.Note("the server refused the oversized count (" + r.Describe() + "); its reply fits msize");
-          return;
-        }
-        if (!p.Must(r, "Tread count=1048576 at msize 8192")) return;
-        c.Expect(r.msg.data.bytes.size() + kRreadHeaderSize <= p.msize(),
-                 "Rread carries " + std::to_string(r.msg.data.bytes.size()) + " bytes at msize " + std::to_string(p.msize()));
-      },
-  });
-  catalogue.Add({
-      .name = "Required.Msize.ReaddirFitsMsize",
-      .spec = kMsizeSpec,
-      .needs = {Capability::kWritable},
-      .run = [](CaseContext& c) {
-        Probe& p = c.SessionWithMsize(4096);
-        const uint32_t dir = c.Scratch(p);
-        for (int i = 0; i < 200 && !c.stopped(); ++i) p.MakeFile(dir, "a-rather-long-file-name-" + std::to_string(i));
-        const uint32_t open = c.Scratch(p);
-        p.Open(open, kOpenRdonly);
-        auto r = p.Call(Treaddir{open, 0, 1u << 20});
-        if (r.is_error()) {
-          c.Note("the server refused the oversized count (" + r.Describe() + "); its reply fits msize");
-          return;
-        }
-        if (!p.Must(r, "Treaddir count=1048576 at msize 4096")) return;
-        const uint32_t bytes = static_cast<uint32_t>(r.msg.data.bytes.size());
-        c.Expect(bytes + kRreadHeaderSize <= p.msize(), "Rreaddir carries " + std::to_string(bytes) + " bytes at msize " +
-                                                            std::to_string(p.msize()));
-      },
-  });
-  catalogue.Add({
-      .name = "Required.Msize.OversizedRequestRefused",
-      .spec = kMsizeSpec + std::string("; a p9x decoder refuses a larger frame (FrameTooLarge)"),
-      .needs = {},
-      .run = [](CaseContext& c) {
-        Probe& p = c.SessionWithMsize(8192);
-        if (c.stopped()) return;
-        // A well-formed Twrite one byte over msize (its fid does not exist either).
-        const std::string data(p.msize() - 23 + 1, 'x');
-        FrameBuilder b;
-        b.U32(0x7ead0006u).U64(0).U32(static_cast<uint32_t>(data.size()));
-        std::vector<uint8_t> frame = b.Frame(static_cast<uint8_t>(MsgType::kTwrite), 1);
-        frame.insert(frame.end(), data.begin(), data.end());
-        const uint32_t size = static_cast<uint32_t>(frame.size());
-        for (int i = 0; i < 4; ++i) frame[i] = static_cast<uint8_t>(size >> (8 * i));
-        p.SendBytes(frame);
-        RawFrame f = p.Receive();
-        if (f.status == ReplyStatus::kClosed) return;
-        if (f.status == ReplyStatus::kTimeout) {
-          c.Fail("a Twrite frame larger than msize: " + f.detail);
-          return;
-        }
-        c.Expect(f.status == ReplyStatus::kOk && (f.type == static_cast<uint8_t>(MsgType::kRlerror) || f.type == kRerrorType),
-                 "a Twrite frame larger than msize was not refused");
-      },
-  });
-  catalogue.Add({
-      .name = "Required.Io.ReadNeverExceedsCount",
-      .spec = "spec/9p2000.L.md §4: \"A server MAY return fewer bytes than asked; it MUST NOT return more than asked\"",
-      .needs = {Capability::kWritable},
-      .run = [](CaseContext& c) {
-        Probe& p = c.Session();
-        const uint32_t dir = c.Scratch(p);
-        p.MakeFile(dir, "f", Pattern(1000));
-        const uint32_t f = p.OpenPath(dir, {"f"}, kOpenRdonly);
-        for (uint32_t count : {1u, 5u, 511u}) {
-          auto r = p.Call(Tread{f, 0, count});
-          if (!p.Must(r, "Tread count=" + std::to_string(count))) return;
-          if (!c.Expect(r.msg.data.bytes.size() <= count, "Tread count=" + std::to_string(count) + " returned " +
-                                                             std::to_string(r.msg.data.bytes.size()) + " bytes")) {
-            return;
-          }
-        }
-      },
-  });
-
-  // ---- errors ----
-  catalogue.Add({
-      .name = "Required.Errors.RlerrorNotRerror",
-      .spec = "spec/9p2000.L.md §5: \"A 9P2000.L server MUST answer errors with Rlerror (type 7), not Rerror (type 107)\"",
-      .needs = {},
-      .run = [](CaseContext& c) {
-        Probe& p = c.Session();
-        auto r = p.Call(MakeWalk(p.root(), p.NextFid(), {"p9x-conform-no-such-name"}));
-        if (!c.ExpectError(r, "Twalk of a missing name")) return;
-        c.Expect(r.type == static_cast<uint8_t>(MsgType::kRlerror),
-                 "the error came as type " + std::to_string(r.type) + ", not Rlerror (7)");
-      },
-  });
-  catalogue.Add({
-      .name = "Required.Errors.EcodeIsNonzero",
-      .spec = "spec/9p2000.L.md §8.27; 9P2000.L Rlerror (diod protocol.md): \"ecode is a numerical Linux errno\"; 0 is not an error",
-      .needs = {},
-      .run = [](CaseContext& c) {
-        Probe& p = c.Session();
-        auto r = p.Call(Tclunk{0x7ead0007u});
-        if (!c.ExpectError(r, "Tclunk of an unknown fid")) return;
-        c.Expect(r.error != Errno::kOk, "Rlerror with ecode 0");
-      },
-  });
 }
 
 }  // namespace p9x::conformance

@@ -1,4 +1,4 @@
-// The conformance catalogue: every case declared once, as data (GUIDE R9).
+// The conformance catalogue: every case declared once, as data.
 //
 // A case is a name "Level.Area.Case" (CamelCase segments, no underscores, so names work as
 // filters and in expected-failure lists; the level is its first segment), the spec sentence it

@@ -81,8 +81,14 @@ Result<std::unique_ptr<Client>> Client::Connect(const Options& options, Dialer d
     } else if (frame.error().kind == Error::Kind::kTransport) {
       outcome = ladder.OnConnectionClosed();
     } else if (frame.error().kind == Error::Kind::kTimeout) {
-      return Unexpected(Error::Timeout("no answer to Tversion \"" + offer->version + "\" from " +
-                                       connection->description()));
+      // spec/xqid.md §4.3: an unanswered Tversion counts as a closed connection; this one is
+      // dropped so that a late Rversion cannot be read as the answer to the next offer.
+      outcome = ladder.OnTimeout();
+      if (outcome == ClientLadder::Outcome::kFailed) {
+        return Unexpected(Error::Timeout("no answer to Tversion \"" + offer->version + "\" from " +
+                                         connection->description() + " (ladder: " +
+                                         JoinHistory(ladder.history()) + ")"));
+      }
     } else {
       return Unexpected(frame.error());
     }

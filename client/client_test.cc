@@ -172,10 +172,31 @@ TEST(ClientLadder, LegacyOnlyOffersPlain9P2000L) {
   ASSERT_TRUE(connecting.get().has_value());
 }
 
+// spec/xqid.md §4.3: an unanswered Tversion counts as a closed connection.
+TEST(ClientLadder, UnansweredXqidOfferFallsBackOnANewConnection) {
+  PeerDialer dialer;
+  Options o = TestOptions();
+  o.timeout = std::chrono::milliseconds(50);
+  auto connecting = std::async(std::launch::async, [&] { return Client::Connect(o, dialer.dialer()); });
+  auto first = dialer.Next();
+  RawFrame keep;
+  first->Expect<Tversion>(&keep);
+  auto second = dialer.Next();
+  ASSERT_NE(second, nullptr);
+  std::string offered;
+  AnswerVersion(*second, "9P2000.L", &offered);
+  EXPECT_EQ(offered, "9P2000.L");
+  auto client = connecting.get();
+  ASSERT_TRUE(client.has_value()) << client.error().Describe();
+  EXPECT_EQ((*client)->negotiated().connections, 2);
+  EXPECT_EQ((*client)->negotiated().dialect, Dialect::kLegacy);
+}
+
 TEST(ClientLadder, UnansweredTversionTimesOut) {
   PeerDialer dialer;
   Options o = TestOptions();
   o.timeout = std::chrono::milliseconds(50);
+  o.dialect = negotiation::DialectChoice::kLegacyOnly;
   auto connecting = std::async(std::launch::async, [&] { return Client::Connect(o, dialer.dialer()); });
   auto peer = dialer.Next();
   RawFrame keep;

@@ -1,5 +1,5 @@
 // The record of one case while it runs: every frame both ways, notes, non-conformances and the
-// verdict. A server's wrong answer ends up here as data (GUIDE R6), never as a C++ error.
+// verdict. A server's wrong answer ends up here as data, never as a C++ error.
 //
 // The verdict is sticky, like the codec's Reader: the first Fail() or Skip() decides it, and from
 // then on every Probe operation is a no-op that sends nothing. A case can therefore be written as

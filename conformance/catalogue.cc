@@ -103,8 +103,12 @@ std::string CheckCaseName(std::string_view name) {
 
 void Catalogue::Add(Case c) {
   std::string why = CheckCaseName(c.name);
-  if (why.empty() && !c.name.starts_with(std::string(LevelName(c.level)) + ".")) {
-    why = "the name's level segment disagrees with the case's level";
+  if (why.empty()) {
+    // The level is the name's first segment; it is written once, there.
+    const std::string_view level = std::string_view(c.name).substr(0, c.name.find('.'));
+    for (Level l : {Level::kRequired, Level::kRecommended, Level::kXqid}) {
+      if (LevelName(l) == level) c.level = l;
+    }
   }
   if (why.empty() && index_.contains(c.name)) why = "duplicate case name";
   if (why.empty() && !c.run) why = "no run function";
@@ -116,12 +120,64 @@ void Catalogue::Add(Case c) {
   cases_.push_back(std::move(c));
 }
 
-std::vector<const Case*> Catalogue::Select(std::string_view pattern) const {
+std::vector<const Case*> Catalogue::Select(std::string_view pattern, Profile profile) const {
   std::vector<const Case*> out;
   for (const Case& c : cases_) {
-    if (pattern.empty() || NameMatches(pattern, c.name)) out.push_back(&c);
+    if ((pattern.empty() || NameMatches(pattern, c.name)) && InProfile(profile, c)) out.push_back(&c);
   }
   return out;
+}
+
+std::string DescribeCase(const Case& c) {
+  static constexpr std::string_view kMeaning[] = {
+      "a MUST: every 9P2000.L server passes it",
+      "a SHOULD: exact errno values and behaviour where servers legitimately differ",
+      "a MUST of 9P2000.L.xqid, run only in a session that negotiated it",
+  };
+  std::string out = c.name + "\n";
+  out += "  level:    " + std::string(LevelName(c.level)) + " (" + std::string(kMeaning[static_cast<int>(c.level)]) + ")\n";
+  std::string profiles;
+  for (Profile p : {Profile::kXqid, Profile::kBase}) {
+    if (InProfile(p, c)) profiles += (profiles.empty() ? "" : ", ") + std::string(ProfileName(p));
+  }
+  out += "  profiles: " + profiles + "\n";
+  std::string needs;
+  for (Capability cap : c.needs) needs += (needs.empty() ? "" : ", ") + std::string(CapabilityName(cap));
+  out += "  needs:    " + (needs.empty() ? std::string("nothing") : needs) + "\n";
+  out += "  spec:     " + c.spec + "\n";
+  if (!c.checks.empty()) out += "  checks:   " + c.checks + "\n";
+  return out;
+}
+
+std::optional<Profile> ProfileFromName(std::string_view name) {
+  for (Profile p : {Profile::kAll, Profile::kXqid, Profile::kBase}) {
+    if (ProfileName(p) == name) return p;
+  }
+  return std::nullopt;
+}
+
+std::string_view ProfileName(Profile profile) {
+  switch (profile) {
+    case Profile::kAll:
+      return "all";
+    case Profile::kXqid:
+      return "xqid";
+    case Profile::kBase:
+      return "base";
+  }
+  return "?";
+}
+
+bool InProfile(Profile profile, const Case& c) {
+  switch (profile) {
+    case Profile::kAll:
+      return true;
+    case Profile::kXqid:
+      return c.level == Level::kXqid || c.area() == "Negotiation";
+    case Profile::kBase:
+      return c.level != Level::kXqid;
+  }
+  return false;
 }
 
 bool NameMatches(std::string_view pattern, std::string_view name) {

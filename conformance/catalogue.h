@@ -1,7 +1,8 @@
-// The conformance catalogue: every case declared once, as data (GUIDE R9).
+// The conformance catalogue: every case declared once, as data.
 //
 // A case is a name "Level.Area.Case" (CamelCase segments, no underscores, so names work as
-// filters and in expected-failure lists), a level, the spec sentence it checks, the capabilities
+// filters and in expected-failure lists; the level is its first segment), the spec sentence it
+// checks, what it sends and expects, the capabilities
 // it needs (absent ones skip the case with the reason, never fail it), and a run function.
 // Registration is explicit: main() calls RegisterNegotiationCases(catalogue) and its siblings
 // (conformance/cases/cases.h); there are no static registrars.
@@ -9,6 +10,7 @@
 
 #include <functional>
 #include <map>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -41,30 +43,45 @@ std::string_view CapabilityName(Capability c);  // "xattrs", "hard links", ...
 
 struct Case {
   std::string name;  // Level.Area.Case
-  Level level = Level::kRequired;
+  Level level = Level::kRequired;  // set by Catalogue::Add from the name's first segment
   // The sentence checked: a section of spec/9p2000.L.md or spec/xqid.md, or a man page
   // ("walk(5): \"...\"").
   std::string spec;
+  // What the case sends and what it expects back, in one or two sentences ("" when the spec
+  // sentence already says it).
+  std::string checks = {};
   std::vector<Capability> needs;
   std::function<void(CaseContext&)> run;
 
   std::string_view area() const;  // the middle segment
 };
 
+// The conformance profiles of spec/xqid.md §12. kXqid: the negotiation cases and the Xqid cases,
+// what a server must pass to claim 9P2000.L.xqid; kBase: the Required and Recommended cases, p9x's
+// reading of 9P2000.L (spec/9p2000.L.md); kAll: every case.
+enum class Profile : uint8_t { kAll, kXqid, kBase };
+std::optional<Profile> ProfileFromName(std::string_view name);  // "all", "xqid", "base"
+std::string_view ProfileName(Profile profile);
+bool InProfile(Profile profile, const Case& c);
+
 class Catalogue {
  public:
-  // Adds a case. A malformed or duplicate name, or a level that disagrees with the name's
-  // first segment, is a programming error: Add aborts with the reason.
+  // Adds a case, its level taken from the name. A malformed or duplicate name is a programming
+  // error: Add aborts with the reason.
   void Add(Case c);
   const std::vector<Case>& cases() const { return cases_; }
   size_t size() const { return cases_.size(); }
-  // Cases whose name matches `pattern` (see NameMatches); all when pattern is empty.
-  std::vector<const Case*> Select(std::string_view pattern) const;
+  // Cases of `profile` whose name matches `pattern` (see NameMatches; empty matches all).
+  std::vector<const Case*> Select(std::string_view pattern, Profile profile = Profile::kAll) const;
 
  private:
   std::vector<Case> cases_;
   std::map<std::string, size_t, std::less<>> index_;
 };
+
+// What `p9x-conform --describe NAME` prints: the case's level and what it means, the profiles
+// that include it, what it needs, the spec sentence it checks and what it sends and expects.
+std::string DescribeCase(const Case& c);
 
 // Empty when `name` is a valid "Level.Area.Case", else why not.
 std::string CheckCaseName(std::string_view name);

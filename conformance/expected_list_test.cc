@@ -85,17 +85,17 @@ TEST(FixedList, WritesFailuresKeepsUnrunEntriesAndDropsPassesAndStale) {
   const std::vector<FixInput> cases = {
       {"Required.Walk.ZeroNamesClones", true, Verdict::kPassed, ""},                    // now passes: dropped
       {"Required.Fid.UnknownFidRefused", false, Verdict::kPassed, ""},                  // filtered out: kept
-      {"Required.Negotiation.ReplyTagIsNotag", true, Verdict::kFailed, "Rversion tag 1, expected NOTAG"},
+      {"Required.Negotiation.ReplyEchoesTag", true, Verdict::kFailed, "Tversion tag 1 answered with another tag"},
       {"Required.Io.WriteThenReadBack", true, Verdict::kSkipped, "needs writable export"},
   };
   const std::string fixed = FixedList(old, cases);
   EXPECT_EQ(fixed,
             "# header kept\n"
             "Required.Fid.*\n"
-            "Required.Negotiation.ReplyTagIsNotag  # Rversion tag 1, expected NOTAG\n");
+            "Required.Negotiation.ReplyEchoesTag  # Tversion tag 1 answered with another tag\n");
   // The rewritten list parses and judges this run as expected.
   const ExpectedList again = Parse(fixed);
-  EXPECT_EQ(Judge(Verdict::kFailed, "Rversion tag 1, expected NOTAG", again.Match("Required.Negotiation.ReplyTagIsNotag")),
+  EXPECT_EQ(Judge(Verdict::kFailed, "Tversion tag 1 answered with another tag", again.Match("Required.Negotiation.ReplyEchoesTag")),
             Outcome::kExpectedFailure);
   EXPECT_EQ(again.Match("Required.Walk.ZeroNamesClones"), nullptr);
 }

@@ -19,7 +19,8 @@ namespace {
 
 constexpr char kUsage[] =
     "usage: p9x-conform --target TARGET [options]\n"
-    "       p9x-conform --list [--filter PATTERN]\n"
+    "       p9x-conform --list [--filter PATTERN] [--profile P]\n"
+    "       p9x-conform --describe NAME\n"
     "       p9x-conform fixture DIR [--script make-fixture.sh]\n"
     "\n"
     "TARGET: tcp:HOST:PORT | unix:PATH | exec:COMMAND (a server speaking 9P on its stdin/stdout)\n"
@@ -32,7 +33,11 @@ constexpr char kUsage[] =
     "  --msize N             msize to offer (default 131072)\n"
     "  --local-root DIR      where the export is on this machine: ground truth (device, inode) via lstat\n"
     "  --filter PATTERN      run only matching cases: Level.Area.Case with '*' per component, comma-separated\n"
+    "  --profile P           xqid: the negotiation and Xqid cases, what a 9P2000.L.xqid claim needs (implies\n"
+    "                        --dialect xqid unless --dialect is given); base: the Required and Recommended\n"
+    "                        cases (9P2000.L as spec/9p2000.L.md reads it); all (default)\n"
     "  --list                list the cases (with --filter: the matching ones) and exit\n"
+    "  --describe NAME       print a case's level, profiles, needs, spec sentence and what it checks\n"
     "  --expected FILE       expected-failure list (conformance/expected/<server>.txt)\n"
     "  --fix                 rewrite the --expected list from this run's failures\n"
     "  --json FILE           write the report as JSON (schema: conformance/report.proto)\n"
@@ -64,6 +69,8 @@ int main(int argc, char** argv) {
   RunOptions options;
   options.vectors_dir = std::string(P9X_SOURCE_DIR) + "/spec/vectors";
   bool list = false;
+  bool dialect_given = false;
+  std::string describe;
   if (argc >= 2 && std::string_view(argv[1]) == "fixture") {
     if (argc < 3) {
       std::fputs(kUsage, stderr);
@@ -94,6 +101,7 @@ int main(int argc, char** argv) {
       options.n_uname = static_cast<uint32_t>(n);
     } else if (arg == "--dialect") {
       options.dialect = value("--dialect");
+      dialect_given = true;
       if (options.dialect != "auto" && options.dialect != "xqid" && options.dialect != "legacy") {
         std::fprintf(stderr, "p9x-conform: --dialect must be auto, xqid or legacy\n");
         return 64;
@@ -108,6 +116,16 @@ int main(int argc, char** argv) {
       options.local_root = value("--local-root");
     } else if (arg == "--filter") {
       options.filter = value("--filter");
+    } else if (arg == "--profile") {
+      const char* name = value("--profile");
+      const auto profile = ProfileFromName(name);
+      if (!profile) {
+        std::fprintf(stderr, "p9x-conform: --profile must be xqid, base or all\n");
+        return 64;
+      }
+      options.profile = *profile;
+    } else if (arg == "--describe") {
+      describe = value("--describe");
     } else if (arg == "--list") {
       list = true;
     } else if (arg == "--expected") {
@@ -138,16 +156,26 @@ int main(int argc, char** argv) {
     }
   }
 
+  if (options.profile == Profile::kXqid && !dialect_given) options.dialect = "xqid";
   Catalogue catalogue;
   RegisterAllCases(catalogue, options.vectors_dir);
+  if (!describe.empty()) {
+    const auto found = catalogue.Select(describe);
+    if (found.empty()) {
+      std::fprintf(stderr, "p9x-conform: no case matches %s (see --list)\n", describe.c_str());
+      return 64;
+    }
+    for (const Case* c : found) std::fputs(DescribeCase(*c).c_str(), stdout);
+    return 0;
+  }
   if (list) {
-    for (const Case* c : catalogue.Select(options.filter)) {
+    for (const Case* c : catalogue.Select(options.filter, options.profile)) {
       std::string needs;
       for (Capability cap : c->needs) needs += (needs.empty() ? " [needs " : ", ") + std::string(CapabilityName(cap));
       if (!needs.empty()) needs += "]";
       std::printf("%s%s\n", c->name.c_str(), needs.c_str());
     }
-    std::printf("%zu cases\n", catalogue.Select(options.filter).size());
+    std::printf("%zu cases\n", catalogue.Select(options.filter, options.profile).size());
     return 0;
   }
   std::string why;

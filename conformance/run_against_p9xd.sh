@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# run_against_p9xd.sh P9X_CONFORM P9XD DIALECT EXPECTED_LIST
+# run_against_p9xd.sh P9X_CONFORM P9XD DIALECT EXPECTED_LIST [P9X-CONFORM OPTIONS...]
 #
 # CTest driver (label conformance): starts p9xd on a fresh export, listening on a unix socket,
 # and runs the whole p9x-conform catalogue against it in DIALECT (legacy or xqid) with
@@ -10,6 +10,7 @@
 # Exit 77 (CTest: skipped) only when the p9xd binary does not exist.
 set -u
 conform=$1 p9xd=$2 dialect=$3 expected=$4
+shift 4  # the rest go to p9x-conform (e.g. --profile xqid)
 if [[ ! -x "$p9xd" ]]; then
   echo "SKIPPED: $p9xd does not exist (the server has not been built yet)"
   exit 77
@@ -52,7 +53,7 @@ if [[ ! -S "$sock" ]]; then
   exit 1
 fi
 "$conform" --target "unix:$sock" --dialect "$dialect" --local-root "$export_dir" \
-  --expected "$expected" --timeout 5000
+  --expected "$expected" --timeout 5000 "$@"
 status=$?
 if [[ $status -ne 0 ]]; then
   echo "--- p9xd log (last 40 lines) ---"

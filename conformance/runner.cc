@@ -409,7 +409,7 @@ int RunConformance(const RunOptions& options, const Catalogue& catalogue, FILE* 
   }
 
   // 4. The cases.
-  const std::vector<const Case*> selected = catalogue.Select(options.filter);
+  const std::vector<const Case*> selected = catalogue.Select(options.filter, options.profile);
   std::fprintf(out, "running %zu of %zu cases\n\n", selected.size(), catalogue.size());
   std::vector<FixInput> fix_inputs;
   std::set<std::string> ran;

@@ -19,6 +19,7 @@ struct RunOptions {
   std::string dialect = "auto";  // auto | xqid | legacy
   std::string local_root;
   std::string filter;
+  Profile profile = Profile::kAll;  // spec/xqid.md §12
   uint32_t msize = 128 * 1024;
   int timeout_ms = 5000;
   std::string json;

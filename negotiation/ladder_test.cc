@@ -1,5 +1,5 @@
-// The client's ladder against a model of every server in research/protocol.md §2.2-2.4 and
-// research/peers.md §1-2, as tables of {peer, offered, expected session}. Each table row runs
+// The client's ladder against a model of every server in spec/evidence/peers.md, as tables of
+// {peer, offered, expected session}. Each table row runs
 // twice: through the ladder's On*() calls directly, and over a real socketpair with the frames
 // encoded by the codec (and type-107 frames as nfs-ganesha lays them out), so that the bytes a
 // peer sends are what the ladder sees.
@@ -26,7 +26,7 @@ using Outcome = ClientLadder::Outcome;
 
 // What a peer does with one Tversion.
 struct PeerReply {
-  enum class Kind { kRversion, kRlerror, kRerrorErrno107, kRerrorString, kClose } kind;
+  enum class Kind { kRversion, kRlerror, kRerrorErrno107, kRerrorString, kClose, kSilent } kind;
   uint32_t msize = 0;
   std::string version;
   uint32_t ecode = 0;
@@ -54,7 +54,7 @@ class FnPeer : public Peer {
   std::function<PeerReply(uint32_t, const std::string&)> fn_;
 };
 
-// QEMU hw/9pfs v9fs_version (protocol.md §2.2): strcmp "9P2000.u"/"9P2000.L", else "unknown";
+// QEMU hw/9pfs v9fs_version (spec/evidence/peers.md): strcmp "9P2000.u"/"9P2000.L", else "unknown";
 // msize < 4096 -> error (EMSGSIZE); reply echoes the client's msize.
 std::unique_ptr<Peer> Qemu() {
   return std::make_unique<FnPeer>([](uint32_t msize, const std::string& v) {
@@ -77,7 +77,7 @@ std::unique_ptr<Peer> Kvmtool() {
     return v == "9P2000.L" ? Rv(msize, v) : Rv(msize, "unknown");
   });
 }
-// diod np_version (peers.md §1-2, measured 1.0.24): msize < 25 -> Rlerror EIO; msize clamped to
+// diod np_version (spec/evidence/peers.md, measured 1.0.24): msize < 25 -> Rlerror EIO; msize clamped to
 // the connection's, which only shrinks, before the version check; anything but exact
 // "9P2000.L" -> Rlerror EIO. Measured cap 65536.
 class Diod : public Peer {
@@ -93,7 +93,7 @@ class Diod : public Peer {
  private:
   uint32_t conn_msize_ = 65536;
 };
-// nfs-ganesha 4.3 _9p_version (peers.md §1-2): every error is type 107 with an errno body;
+// nfs-ganesha 4.3 _9p_version (spec/evidence/peers.md): every error is type 107 with an errno body;
 // strncmp(version, "9P2000.L", len) -> ENOENT; msize = min(conn, client); < 512 -> ERANGE.
 std::unique_ptr<Peer> Ganesha() {
   return std::make_unique<FnPeer>([](uint32_t msize, const std::string& v) {
@@ -113,7 +113,7 @@ std::unique_ptr<Peer> Gvisor() {
     return Rl(22);
   });
 }
-// gVisor's "version too new, step down" answer: Rlerror EAGAIN (protocol.md §2.2), modelled for
+// gVisor's "version too new, step down" answer: Rlerror EAGAIN (spec/evidence/peers.md), modelled for
 // every string but plain 9P2000.L.
 std::unique_ptr<Peer> GvisorEagain() {
   return std::make_unique<FnPeer>(
@@ -153,6 +153,12 @@ std::unique_ptr<Peer> P9x(ServerPolicy policy) {
     return Rv(a.msize, a.version);
   });
 }
+// A server that never answers a Tversion it does not like.
+std::unique_ptr<Peer> Silent() {
+  return std::make_unique<FnPeer>([](uint32_t msize, const std::string& v) {
+    return v == "9P2000.L" ? Rv(msize, v) : PeerReply{PeerReply::Kind::kSilent, 0, "", 0};
+  });
+}
 // Broken servers: fixed answers.
 std::unique_ptr<Peer> Always(PeerReply reply) {
   return std::make_unique<FnPeer>([reply](uint32_t, const std::string&) { return reply; });
@@ -172,6 +178,7 @@ struct LadderRow {
   uint32_t agreed_msize;
   std::vector<std::string> offers;  // the Tversion strings sent, in order
   int reconnects;
+  Reconnect reconnect = Reconnect::kPossible;  // kImpossible: a virtio, Xen or fd channel
 };
 
 // Keeps CTest's names readable: print the row's name, not its bytes.
@@ -186,7 +193,7 @@ std::vector<LadderRow> Rows() {
   const std::vector<std::string> plain = {"9P2000.L"};
   const uint32_t m = 131072;
   return {
-      // protocol.md §2.4 and peers.md §1, auto choice: one extra round trip at most.
+      // spec/evidence/peers.md, auto choice: one extra round trip at most.
       {"QemuUnknownThenLegacy", Qemu, kAuto, m, Outcome::kAgreed, kNone, m, both, 0},
       {"CrosvmUnknownThenLegacyClamped", Crosvm, kAuto, m, Outcome::kAgreed, kNone, 65536 + 24, both, 0},
       {"KvmtoolUnknownThenLegacy", Kvmtool, kAuto, m, Outcome::kAgreed, kNone, m, both, 0},
@@ -198,6 +205,15 @@ std::vector<LadderRow> Rows() {
       {"WslErrorThenLegacy", Wsl, kAuto, m, Outcome::kAgreed, kNone, 65536, both, 0},
       {"StringRerrorThenLegacy", StringRerror, kAuto, m, Outcome::kAgreed, kNone, m, both, 0},
       {"ClosedThenReconnectAndLegacy", Closer, kAuto, m, Outcome::kAgreed, kNone, m, both, 1},
+      {"SilentThenReconnectAndLegacy", Silent, kAuto, m, Outcome::kAgreed, kNone, m, both, 1},
+      // spec/xqid.md §4.3: a transport that cannot reconnect retries every decline but a closed
+      // connection (or silence) on the same channel, and fails on those.
+      {"SingleChannelQemuFallsBackOnTheSameChannel", Qemu, kAuto, m, Outcome::kAgreed, kNone, m, both, 0,
+       Reconnect::kImpossible},
+      {"SingleChannelGaneshaFallsBackOnTheSameChannel", Ganesha, kAuto, m, Outcome::kAgreed, kNone, 65536, both,
+       0, Reconnect::kImpossible},
+      {"SingleChannelCloseFails", Closer, kAuto, m, Outcome::kFailed, kNone, 0, xqid, 0, Reconnect::kImpossible},
+      {"SingleChannelSilenceFails", Silent, kAuto, m, Outcome::kFailed, kNone, 0, xqid, 0, Reconnect::kImpossible},
       {"Plan9portDowngradeNeverAccepted", Plan9port, kAuto, m, Outcome::kFailed, kNone, 0, both, 0},
       {"P9xAgreesXqidInOneRoundTrip", [] { return P9x(ServerPolicy{}); }, kAuto, m, Outcome::kAgreed,
        kXqidSet, m, xqid, 0},
@@ -234,6 +250,10 @@ std::vector<LadderRow> Rows() {
        Outcome::kFailed, kNone, 0, plain, 0},
       {"UnknownFeatureInReplyIsViolation", [] { return Always(Rv(8192, "9P2000.L.xqid.zz")); }, kAuto, m,
        Outcome::kFailed, kNone, 0, xqid, 0},
+      {"SuffixOutsideTheGrammarInReplyIsViolation", [] { return Always(Rv(8192, "9P2000.L.XQID")); }, kAuto, m,
+       Outcome::kFailed, kNone, 0, xqid, 0},
+      {"EmptySuffixInReplyIsViolation", [] { return Always(Rv(8192, "9P2000.L.")); }, kAuto, m, Outcome::kFailed,
+       kNone, 0, xqid, 0},
       {"MsizeAboveOfferIsViolation", [] { return EchoWithMsize(m + 1); }, kAuto, m, Outcome::kFailed, kNone,
        0, xqid, 0},
       {"MsizeBelowMinimumFails", [] { return EchoWithMsize(kMinMsize - 1); }, kAuto, m, Outcome::kFailed,
@@ -248,7 +268,7 @@ std::vector<LadderRow> Rows() {
          return Always(PeerReply{PeerReply::Kind::kClose, 0, "", 0});
        },
        kAuto, m, Outcome::kFailed, kNone, 0, both, 1},
-      // peers.md §2: ganesha refuses msize < 512 (ERANGE) and QEMU < 4096: the client, which never
+      // spec/evidence/peers.md: ganesha refuses msize < 512 (ERANGE) and QEMU < 4096: the client, which never
       // offers below kMinMsize, is not affected; diod's msize-only-shrinks is seen on one
       // connection across both offers.
       {"DiodSmallOfferKeepsItsMsize", [] { return std::make_unique<Diod>(); }, kAuto, 8192, Outcome::kAgreed,
@@ -285,6 +305,9 @@ RunResult RunDirect(ClientLadder& ladder, Peer& peer) {
         break;
       case PeerReply::Kind::kClose:
         run.outcome = ladder.OnConnectionClosed();
+        break;
+      case PeerReply::Kind::kSilent:
+        run.outcome = ladder.OnTimeout();
         break;
     }
     if (run.outcome != Outcome::kTryNext) break;
@@ -391,10 +414,18 @@ RunResult RunOverSocket(ClientLadder& ladder, Peer& peer) {
         conn->fds[1] = -1;
         reply.clear();
         break;
+      case PeerReply::Kind::kSilent:
+        reply.clear();
+        break;
     }
     if (!reply.empty()) WriteAll(conn->fds[1], reply);
 
-    // Client side.
+    // Client side (a silent peer stands for the reply timeout, which the caller measures).
+    if (r.kind == PeerReply::Kind::kSilent) {
+      run.outcome = ladder.OnTimeout();
+      if (run.outcome != Outcome::kTryNext) break;
+      continue;
+    }
     const std::vector<uint8_t> got = ReadFrame(conn->fds[0]);
     if (got.empty()) {
       run.outcome = ladder.OnConnectionClosed();
@@ -432,14 +463,14 @@ void CheckRun(const LadderRow& row, const ClientLadder& ladder, const RunResult&
 
 TEST_P(VersionLadder, ReachesTheExpectedSession) {
   const LadderRow& row = GetParam();
-  ClientLadder ladder(row.choice, row.msize);
+  ClientLadder ladder(row.choice, row.msize, row.reconnect);
   auto peer = row.peer();
   CheckRun(row, ladder, RunDirect(ladder, *peer));
 }
 
 TEST_P(VersionLadder, ReachesTheExpectedSessionOverASocket) {
   const LadderRow& row = GetParam();
-  ClientLadder ladder(row.choice, row.msize);
+  ClientLadder ladder(row.choice, row.msize, row.reconnect);
   auto peer = row.peer();
   CheckRun(row, ladder, RunOverSocket(ladder, *peer));
 }
@@ -483,6 +514,25 @@ TEST(ClientLadderReasons, ReconnectFlagIsSetOnlyOnTheOfferAfterAClose) {
   EXPECT_TRUE(second->reconnect_first);
   EXPECT_EQ(second->version, "9P2000.L");
   EXPECT_EQ(second->msize, 8192u);
+}
+
+TEST(ClientLadderReasons, SingleChannelCloseSaysTheTransportCannotReconnect) {
+  ClientLadder ladder(DialectChoice::kAuto, 8192, Reconnect::kImpossible);
+  ASSERT_TRUE(ladder.NextOffer());
+  EXPECT_EQ(ladder.OnConnectionClosed(), Outcome::kFailed);
+  EXPECT_NE(ladder.failure_reason().find("cannot open another connection"), std::string::npos)
+      << ladder.failure_reason();
+  EXPECT_NE(ladder.failure_reason().find("9P2000.L.xqid"), std::string::npos) << ladder.failure_reason();
+}
+
+TEST(ClientLadderReasons, AnyType107ReplyIsADecline) {
+  // A 1-byte body is neither an errno nor a string: still a decline, never a failure.
+  const std::vector<uint8_t> frame = {8, 0, 0, 0, kRerrorType, 0xff, 0xff, 9};
+  ClientLadder ladder(DialectChoice::kAuto, 8192);
+  ASSERT_TRUE(ladder.NextOffer());
+  auto reply = DecodeVersionReply(frame);
+  ASSERT_TRUE(reply);
+  EXPECT_EQ(ladder.OnReply(*reply), Outcome::kTryNext);
 }
 
 TEST(ClientLadderReasons, ReplyWithoutAnOfferFails) {

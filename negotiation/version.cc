@@ -1,3 +1,5 @@
+// The version strings, the server's answer to Tversion and the client's ladder declared in
+// negotiation/version.h.
 #include "negotiation/version.h"
 
 #include <algorithm>
@@ -83,6 +85,32 @@ std::optional<ParsedVersion> ParseVersion(std::string_view version) {
   return parsed;
 }
 
+std::optional<OfferReading> ReadOffer(std::string_view version) {
+  if (version == kBaseVersion) return OfferReading{};
+  if (version.substr(0, kBaseVersion.size() + 1) != std::string(kBaseVersion) + ".") return std::nullopt;
+  std::string_view rest = version.substr(kBaseVersion.size() + 1);
+  OfferReading reading;
+  for (;;) {
+    const size_t end = std::min(rest.find('.'), rest.size());
+    const std::string_view name = rest.substr(0, end);
+    if (name.empty() || !std::all_of(name.begin(), name.end(), IsFeatureChar)) {
+      // version(5)'s period rule: what precedes the first unparsed part defines the protocol.
+      return OfferReading{FeatureSet(), {}, true};
+    }
+    if (auto feature = FeatureFromName(name)) {
+      reading.features = reading.features.With(*feature);
+    } else {
+      reading.unknown_features.emplace_back(name);
+    }
+    if (end == rest.size()) break;
+    rest.remove_prefix(end + 1);
+  }
+  std::sort(reading.unknown_features.begin(), reading.unknown_features.end());
+  reading.unknown_features.erase(std::unique(reading.unknown_features.begin(), reading.unknown_features.end()),
+                                 reading.unknown_features.end());
+  return reading;
+}
+
 std::string FormatVersion(FeatureSet features) {
   std::string out(kBaseVersion);
   for (const auto& entry : kFeatures) {
@@ -97,7 +125,7 @@ std::string FormatVersion(FeatureSet features) {
 TversionAnswer AnswerTversion(const ServerPolicy& policy, uint32_t msize, std::string_view version) {
   TversionAnswer answer;
   answer.msize = std::min(msize, policy.max_msize);
-  const std::optional<ParsedVersion> parsed = ParseVersion(version);
+  const std::optional<OfferReading> parsed = ReadOffer(version);
   if (!parsed) {
     answer.kind = TversionAnswer::Kind::kUnknown;
     answer.version = kVersionUnknown;
@@ -126,6 +154,7 @@ TversionAnswer AnswerTversion(const ServerPolicy& policy, uint32_t msize, std::s
     }
     for (const auto& name : parsed->unknown_features) answer.reason += " " + name + "(unknown)";
   }
+  if (parsed->suffix_stripped) answer.reason += "; suffix of " + Quote(version) + " stripped (not in the grammar)";
   return answer;
 }
 
@@ -154,21 +183,19 @@ Result<VersionReply, CodecError> DecodeVersionReply(std::span<const uint8_t> fra
     reply.ecode = r->ecode;
   } else if (header->type == kRerrorType) {
     // Linux p9_check_errors in 9P2000.L mode reads a bare errno from type 107 too; nfs-ganesha
-    // sends every error that way (peers.md §1). A 9P2000 Rerror is ename[s]; 9P2000.u appends
+    // sends every error that way (spec/evidence/peers.md). A 9P2000 Rerror is ename[s]; 9P2000.u appends
     // errno[4]. A 4-byte body is ambiguous (a 2-byte ename) and read as an errno, like Linux.
     if (body.size() == 4) {
       reply.kind = VersionReply::Kind::kRlerror;
       reply.ecode = u32_at(0);
-    } else if (body.size() >= 2) {
-      const size_t len = static_cast<size_t>(body[0]) | static_cast<size_t>(body[1]) << 8;
-      if (2 + len != body.size() && 2 + len + 4 != body.size()) {
-        return Unexpected(CodecError{CodecErrorKind::kSizeMismatch, kHeaderSize, kRerrorType});
-      }
-      reply.kind = VersionReply::Kind::kRerrorString;
-      reply.ename.assign(reinterpret_cast<const char*>(body.data() + 2), len);
-      if (2 + len + 4 == body.size()) reply.ecode = u32_at(2 + len);
     } else {
-      return Unexpected(CodecError{CodecErrorKind::kTruncated, kHeaderSize, kRerrorType});
+      // ename[s], or ename[s] errno[4] (9P2000.u); a body that is neither leaves ename empty.
+      reply.kind = VersionReply::Kind::kRerrorString;
+      const size_t len = body.size() >= 2 ? (static_cast<size_t>(body[0]) | static_cast<size_t>(body[1]) << 8) : 0;
+      if (body.size() >= 2 && (2 + len == body.size() || 2 + len + 4 == body.size())) {
+        reply.ename.assign(reinterpret_cast<const char*>(body.data() + 2), len);
+        if (2 + len + 4 == body.size()) reply.ecode = u32_at(2 + len);
+      }
     }
   } else {
     reply.kind = VersionReply::Kind::kOther;
@@ -178,7 +205,8 @@ Result<VersionReply, CodecError> DecodeVersionReply(std::span<const uint8_t> fra
 
 // ---- ClientLadder ----
 
-ClientLadder::ClientLadder(DialectChoice choice, uint32_t msize) : choice_(choice), msize_(msize) {
+ClientLadder::ClientLadder(DialectChoice choice, uint32_t msize, Reconnect reconnect)
+    : choice_(choice), msize_(msize), can_reconnect_(reconnect) {
   const FeatureSet xqid = FeatureSet().With(Feature::kXqid);
   switch (choice) {
     case DialectChoice::kAuto:
@@ -265,8 +293,13 @@ ClientLadder::Outcome ClientLadder::OnRversion(uint32_t msize, std::string_view 
   // version(5): "the version string the 7 characters 'unknown'" means not understood. Any other
   // string that is not 9P2000.L[.feature...] ("9P2000" from plan9port lib9p, "9P2000.u") names a
   // dialect p9x does not speak: never accepted as 9P2000.L, so the offer counts as declined.
+  const bool names_9p2000l =
+      version == kBaseVersion || version.substr(0, kBaseVersion.size() + 1) == std::string(kBaseVersion) + ".";
+  if (!names_9p2000l) return Declined(what);
   const std::optional<ParsedVersion> parsed = ParseVersion(version);
-  if (!parsed) return Declined(what);
+  if (!parsed) {
+    return Fail(what, "protocol violation: the reply is not 9P2000.L followed by sorted features (spec/xqid.md §4.1)");
+  }
   if (!parsed->unknown_features.empty() || !parsed->features.IsSubsetOf(offered_)) {
     return Fail(what, "protocol violation: the server named a feature the client did not offer");
   }
@@ -297,12 +330,20 @@ ClientLadder::Outcome ClientLadder::OnRerrorString(std::string_view ename) {
   return Declined(what);
 }
 
-ClientLadder::Outcome ClientLadder::OnConnectionClosed() {
-  const std::string what = "connection closed";
+ClientLadder::Outcome ClientLadder::NeedsNewConnection(const std::string& what) {
   if (!RequireOutstanding(what)) return Outcome::kFailed;
+  if (can_reconnect_ == Reconnect::kImpossible) {
+    return Fail(what, "the Tversion " + Quote(FormatVersion(offered_)) + " got " + what +
+                          ", and this transport cannot open another connection" +
+                          (offered_.empty() ? "" : ": offer only 9P2000.L to reach this server"));
+  }
   reconnect_ = true;
   return Declined(what);
 }
+
+ClientLadder::Outcome ClientLadder::OnConnectionClosed() { return NeedsNewConnection("connection closed"); }
+
+ClientLadder::Outcome ClientLadder::OnTimeout() { return NeedsNewConnection("no reply"); }
 
 ClientLadder::Outcome ClientLadder::OnReply(const VersionReply& reply) {
   if (reply.tag != kNoTag && reply.kind != VersionReply::Kind::kOther) {

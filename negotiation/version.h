@@ -1,19 +1,23 @@
 // Version strings, feature sets, the server's answer to Tversion, and the client's ladder.
-// This module owns every version string in p9x: nothing else parses or formats one (GUIDE R4).
+// This module owns every version string in p9x: nothing else parses or formats one.
 //
-// Grammar (spec/xqid.md §Negotiation; ABNF, RFC 5234):
+// Grammar (spec/xqid.md §4.1; ABNF, RFC 5234):
 //   version  = base *( "." feature )             e.g. "9P2000.L", "9P2000.L.xqid"
 //   base     = %s"9P2000.L"                       case-sensitive
 //   feature  = 1*( %x61-7A / DIGIT / "-" )       lower-case letters, digits, "-"
-// with the features in strictly increasing byte order (sorted, no duplicates), so that each
-// feature set has exactly one spelling.
+// A client sends the features in strictly increasing byte order (sorted, no duplicates), so that
+// each feature set has exactly one spelling; a server reads an offer as a set (ReadOffer).
 // version(5): "If the server does not understand the client's version string, it should
 // respond with an Rversion message (not Rerror) with the version string the 7 characters
-// 'unknown'." A p9x server answers an offer it understands with the subset of offered features
-// it accepts (possibly none: plain "9P2000.L"), and never with a feature the client did not offer
-// (the Linux client accepts any reply starting with "9P2000.L" and would misparse xqid qids).
+// 'unknown'", and "if the client string contains one or more period characters, the initial
+// substring up to but not including any single period in the version string defines a version
+// of the protocol": a server may strip suffixes it does not understand. A p9x server answers an
+// offer based on 9P2000.L with the offered features it implements (possibly none: plain
+// "9P2000.L"), and never with a feature the client did not offer (the Linux client accepts any
+// reply starting with "9P2000.L" and would misparse xqid qids).
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <optional>
 #include <span>
@@ -88,9 +92,25 @@ struct ParsedVersion {
 // optionally followed by ".feature" parts, each non-empty, of [a-z0-9-] only, in strictly
 // increasing byte order (so sorted and without duplicates). Everything else is nullopt,
 // including "9P2000", "9P2000.u", "9P2000.L.Google.1" (upper case), "9P2000.L+xqid",
-// "9P2000.L." and an embedded NUL ("9P2000.L\0xqid": nfs-ganesha accepts this by strncmp,
-// peers.md §1; p9x does not).
+// "9P2000.L." and an embedded NUL ("9P2000.L\0xqid": nfs-ganesha 4.3 accepts this by strncmp,
+// spec/evidence/peers.md; p9x does not). This is what a client accepts in an Rversion.
 std::optional<ParsedVersion> ParseVersion(std::string_view version);
+
+// How a server reads a Tversion string (spec/xqid.md §4.2). nullopt unless the string is
+// "9P2000.L" or begins with "9P2000.L.". The suffix is read as a set: features in any order,
+// repeats allowed; `unknown_features` come out sorted and without repeats. A suffix outside the
+// grammar (an empty or upper-case part, as in gVisor's "9P2000.L.Google.10") is stripped as
+// version(5)'s period rule allows: the offer reads as plain "9P2000.L", with suffix_stripped set.
+struct OfferReading {
+  FeatureSet features;
+  std::vector<std::string> unknown_features;
+  bool suffix_stripped = false;
+};
+std::optional<OfferReading> ReadOffer(std::string_view version);
+
+// spec/xqid.md §4.1: a server MUST understand a version string of up to this many bytes; a
+// client MUST NOT send a longer one. (p9xd reads any string that fits its first frame.)
+inline constexpr size_t kMaxPortableVersionLength = 64;
 
 // The canonical string of a feature set: "9P2000.L" or "9P2000.L.xqid" (features sorted by
 // name). ParseVersion(FormatVersion(f))->features == f for every f.
@@ -123,22 +143,26 @@ struct TversionAnswer {
 // about a minimum; Linux (P9_MIN_MSIZE) and QEMU refuse msize < 4096. EINVAL ("Invalid
 // argument") because the argument is what is wrong: gVisor and crosvm send EINVAL for a bad
 // msize, QEMU sends EMSGSIZE ("Message too long", which describes the opposite case), diod EIO
-// and nfs-ganesha ERANGE (research/protocol.md §2.2, peers.md §2).
+// and nfs-ganesha ERANGE (spec/evidence/peers.md).
 inline constexpr Errno kMsizeTooSmallErrno = Errno::kEINVAL;
 
-// Decides the reply to Tversion{msize, version}. Pure: the caller sends the reply and applies
-// it to its Session (Session::OnTversion). The rules, in order:
-//  1. version(5): "If the server does not understand the client's version string, it should
-//     respond with an Rversion message (not Rerror) with the version string the 7 characters
-//     'unknown'." Any string ParseVersion refuses -> kUnknown, msize min(offer, max_msize). No
-//     msize check: nothing is agreed, so there is nothing to bound.
+// Decides the reply to Tversion{msize, version}. Pure: the caller sends the reply, with the
+// Tversion's own tag, and applies it to its Session (Session::OnTversion). The rules, in order
+// (spec/xqid.md §4.2):
+//  1. A string ReadOffer refuses (not based on 9P2000.L: "9P2000", "9P2000.u", "", "9P2000.L+x",
+//     "9P2000.L\0xqid") -> kUnknown: version(5), "If the server does not understand the
+//     client's version string, it should respond with an Rversion message (not Rerror) with the
+//     version string the 7 characters 'unknown'." p9x implements only 9P2000.L; a server that
+//     also speaks 9P2000.u would answer those strings by its own rules. msize: min(offer,
+//     max_msize), which clients ignore. No msize check: nothing is agreed.
 //  2. msize < policy.min_msize -> kReject with kMsizeTooSmallErrno (the connection stays usable:
-//     a client may retry with a larger msize; no state is changed, unlike nfs-ganesha, peers.md §2).
+//     a client may retry with a larger msize).
 //  3. Otherwise kAccept: msize = min(offer, max_msize) (version(5): the server's msize "must be
-//     less than or equal to the client's value"); features = offered ∩ policy.supported. Unknown
-//     offered features are dropped, never echoed, and a feature the client did not offer is never
-//     added: the Linux client accepts any reply that starts with "9P2000.L" as plain .L
-//     (protocol.md §2.3), so an unrequested ".xqid" would make it misparse every qid.
+//     less than or equal to the client's value"), never below min_msize; features = offered ∩
+//     policy.supported, formatted sorted. Unknown offered features and a stripped suffix are
+//     dropped, never echoed, and a feature the client did not offer is never added: the Linux
+//     client accepts any reply that starts with "9P2000.L" as plain .L, so an unrequested ".xqid"
+//     would make it misparse every qid.
 TversionAnswer AnswerTversion(const ServerPolicy& policy, uint32_t msize, std::string_view version);
 
 // ---- Session state: what both ends know after Tversion ---------------------------------------
@@ -151,7 +175,7 @@ TversionAnswer AnswerTversion(const ServerPolicy& policy, uint32_t msize, std::s
 // received (server), the previous session is over, whatever the answer turns out to be. Every
 // fid is gone and every outstanding tag is aborted. The server drops its fid table and answers
 // nothing more for the old tags; the client fails every outstanding request and forgets every
-// fid. QEMU and crosvm clunk even on a rejected Tversion (protocol.md §2.2), so a client cannot
+// fid. QEMU and crosvm clunk even on a rejected Tversion (spec/evidence/peers.md), so a client cannot
 // assume otherwise. Until a Tversion is accepted, the only message either side may process is
 // Tversion (a server answers any other request with Rlerror(kNotNegotiatedErrno)).
 inline constexpr Errno kNotNegotiatedErrno = Errno::kEPROTO;
@@ -240,9 +264,19 @@ struct VersionReply {
 
 // Classifies a whole frame received in answer to Tversion. Type 107 with a body of exactly 4
 // bytes is read as an errno, as Linux's p9_check_errors does in 9P2000.L mode (nfs-ganesha sends
-// every error so, peers.md §1); a longer body as ename[s] (optionally followed by errno[4]).
-// Fails with the codec's error when the frame does not decode at all.
+// every error so, spec/evidence/peers.md); any other type-107 body as ename[s] (optionally
+// followed by errno[4]) when it is one, else as a kRerrorString with an empty ename: the ladder
+// declines on any type-107 reply whatever its body (a 4-byte errno and a 2-byte string look the
+// same). Fails with the codec's error when the header or an Rversion/Rlerror does not decode.
 Result<VersionReply, CodecError> DecodeVersionReply(std::span<const uint8_t> frame);
+
+// How long a client waits for the reply to one Tversion (spec/xqid.md §4.3): after it the
+// Tversion counts as unanswered (ClientLadder::OnTimeout).
+inline constexpr std::chrono::seconds kVersionReplyTimeout{30};
+
+// Whether the client can open a new connection to the same server: TCP, unix sockets and
+// spawned commands can; a virtio or Xen channel or an inherited file descriptor cannot.
+enum class Reconnect { kPossible, kImpossible };
 
 // The client's fallback ladder as a pure state machine (no I/O). The caller sends each offer
 // as Tversion (tag NOTAG), feeds back what came, and stops at kAgreed or kFailed:
@@ -251,27 +285,31 @@ Result<VersionReply, CodecError> DecodeVersionReply(std::span<const uint8_t> fra
 //   while (auto offer = ladder.NextOffer()) {
 //     if (offer->reconnect_first) Reconnect();
 //     Send(Tversion{offer->msize, offer->version});       // session.BeginVersion() here
-//     Outcome o = ... ladder.OnRversion(m, v) / OnRlerror(e) / OnConnectionClosed() ...;
+//     Outcome o = ... ladder.OnReply(r) / OnConnectionClosed() / OnTimeout() ...;
 //     if (o == kAgreed) { session.Agree(ladder.features(), ladder.msize()); break; }
 //     if (o == kFailed) break;                              // ladder.failure_reason()
 //   }
 //
 // Offers: kAuto "9P2000.L.xqid" then "9P2000.L"; kXqidOnly "9P2000.L.xqid"; kLegacyOnly
 // "9P2000.L". So against any legacy server the cost is at most one extra round trip.
-// Interpretation of each reply to an offer O (research/protocol.md §2.4, peers.md §1):
-//  - Rversion whose version parses: a protocol violation (kFailed) if it names any feature not
-//    in O, if its msize exceeds the offer, or if its msize is below kMinMsize; otherwise
-//    kAgreed with exactly the features named. "9P2000.L" in answer to the xqid offer is the
-//    server declining xqid: agreed in legacy, no extra round trip (kXqidOnly: kFailed).
+// Interpretation of each reply to an offer O (spec/xqid.md §4.3, whose table this implements;
+// the peers named are in spec/evidence/peers.md):
+//  - Rversion "9P2000.L" or beginning with "9P2000.L.": a protocol violation (kFailed) unless it
+//    is in the grammar (sorted) and names only features in O, with kMinMsize <= msize <= the
+//    offer; otherwise kAgreed with exactly the features named. "9P2000.L" in answer to the xqid
+//    offer is the server declining xqid: agreed in legacy, no extra round trip (kXqidOnly:
+//    kFailed).
 //  - Rversion "unknown" (QEMU, crosvm, kvmtool), any other Rversion string such as "9P2000"
 //    (plan9port lib9p) or "9P2000.u", Rlerror with any errno (diod EIO, gVisor EINVAL/EAGAIN,
-//    WSL), type 107 with an errno (nfs-ganesha ENOENT) or a string (9P2000 servers): O declined.
-//    kTryNext if an offer remains, else kFailed with the reason.
-//  - Connection closed: O declined; the next offer has reconnect_first = true.
+//    WSL), any type-107 reply (nfs-ganesha's errno, a 9P2000 ename): O declined, and the next
+//    offer goes on the same connection. kTryNext if an offer remains, else kFailed.
+//  - Connection closed, or no reply within kVersionReplyTimeout (the caller then closes the
+//    connection, so that a late reply cannot answer the next offer): O declined; the next offer
+//    has reconnect_first = true. With Reconnect::kImpossible: kFailed, saying so.
 // The ladder never reports kAgreed for a dialect the server did not name.
 class ClientLadder {
  public:
-  ClientLadder(DialectChoice choice, uint32_t msize);
+  ClientLadder(DialectChoice choice, uint32_t msize, Reconnect reconnect = Reconnect::kPossible);
 
   struct Offer {
     uint32_t msize;
@@ -286,10 +324,12 @@ class ClientLadder {
   Outcome OnRversion(uint32_t msize, std::string_view version);
   // Rlerror (type 7), or nfs-ganesha's type-107 Rerror with a 4-byte errno body.
   Outcome OnRlerror(uint32_t ecode);
-  // A 9P2000 Rerror (string body).
+  // Any other type-107 reply (a 9P2000 Rerror's ename, possibly empty).
   Outcome OnRerrorString(std::string_view ename);
   // The peer closed the connection: the next offer has reconnect_first = true.
   Outcome OnConnectionClosed();
+  // No reply within kVersionReplyTimeout (or the caller's own bound): as a closed connection.
+  Outcome OnTimeout();
   // Dispatches a decoded reply; a kOther frame (or a tag other than NOTAG) is kFailed.
   Outcome OnReply(const VersionReply& reply);
 
@@ -311,9 +351,11 @@ class ClientLadder {
   Outcome Fail(const std::string& what, const std::string& reason);
   Outcome Agreed(const std::string& what, FeatureSet features, uint32_t msize);
   bool RequireOutstanding(const std::string& what);
+  Outcome NeedsNewConnection(const std::string& what);
 
   DialectChoice choice_;
   uint32_t msize_;
+  Reconnect can_reconnect_;
   std::vector<FeatureSet> offers_;
   size_t next_ = 0;
   FeatureSet offered_;  // the outstanding offer

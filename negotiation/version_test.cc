@@ -29,7 +29,7 @@ TEST(VersionString, ParsesEveryRowOfTheTable) {
       {"9P2000.L.future", true, kNone, {"future"}},
       {"9P2000.L.a-1.xqid", true, kXqidSet, {"a-1"}},
       {"9P2000.L.xqid.zz", true, kXqidSet, {"zz"}},
-      // Not the grammar: each of these gets Rversion "unknown" from a p9x server.
+      // Not the grammar (ReadOffer below says how a server reads each).
       {"", false, kNone, {}},
       {"9P2000", false, kNone, {}},
       {"9P2000.u", false, kNone, {}},
@@ -55,6 +55,47 @@ TEST(VersionString, ParsesEveryRowOfTheTable) {
     if (!row.ok) continue;
     EXPECT_EQ(parsed->features, row.features);
     EXPECT_EQ(parsed->unknown_features, row.unknown);
+  }
+}
+
+struct OfferRow {
+  std::string input;
+  bool based_on_9p2000l;
+  FeatureSet features;
+  std::vector<std::string> unknown;
+  bool stripped;
+};
+
+TEST(VersionString, ServerReadsAnOfferAsASetAndStripsASuffixOutsideTheGrammar) {
+  const std::vector<OfferRow> rows = {
+      {"9P2000.L", true, kNone, {}, false},
+      {"9P2000.L.xqid", true, kXqidSet, {}, false},
+      {"9P2000.L.zz.xqid", true, kXqidSet, {"zz"}, false},          // unsorted: a set
+      {"9P2000.L.xqid.xqid", true, kXqidSet, {}, false},            // repeated: a set
+      {"9P2000.L.zz.a.zz", true, kNone, {"a", "zz"}, false},        // unknown ones sorted, once
+      {"9P2000.L.Google.10", true, kNone, {}, true},                // gVisor: upper case
+      {"9P2000.L.xqid.Google.1", true, kNone, {}, true},            // the whole suffix goes
+      {"9P2000.L.", true, kNone, {}, true},
+      {"9P2000.L..xqid", true, kNone, {}, true},
+      {"9P2000.L.XQID", true, kNone, {}, true},
+      {"9P2000.L.xq id", true, kNone, {}, true},
+      {"9P2000", false, kNone, {}, false},
+      {"9P2000.u", false, kNone, {}, false},
+      {"9P2000.l", false, kNone, {}, false},
+      {"9P2000.Lxqid", false, kNone, {}, false},
+      {"9P2000.L+xqid", false, kNone, {}, false},
+      {"9P2000.L\0xqid"s, false, kNone, {}, false},
+      {"", false, kNone, {}, false},
+      {"unknown", false, kNone, {}, false},
+  };
+  for (const auto& row : rows) {
+    SCOPED_TRACE(row.input);
+    const auto reading = ReadOffer(row.input);
+    ASSERT_EQ(reading.has_value(), row.based_on_9p2000l);
+    if (!reading) continue;
+    EXPECT_EQ(reading->features, row.features);
+    EXPECT_EQ(reading->unknown_features, row.unknown);
+    EXPECT_EQ(reading->suffix_stripped, row.stripped);
   }
 }
 
@@ -125,7 +166,21 @@ TEST(ServerAnswer, AnswersEveryRowOfTheTable) {
       {"MsizeZeroRejected", p9xd, 0, "9P2000.L.xqid", K::kReject, 0, "", kNone, Errno::kEINVAL},
       {"Plan9Unknown", p9xd, 8192, "9P2000", K::kUnknown, 8192, "unknown", kNone, Errno::kOk},
       {"DotUUnknown", p9xd, 8192, "9P2000.u", K::kUnknown, 8192, "unknown", kNone, Errno::kOk},
-      {"GoogleUnknown", p9xd, 8192, "9P2000.L.Google.13", K::kUnknown, 8192, "unknown", kNone, Errno::kOk},
+      // version(5)'s period rule: gVisor's client then connects as plain 9P2000.L.
+      {"GoogleSuffixStripped", p9xd, 8192, "9P2000.L.Google.13", K::kAccept, 8192, "9P2000.L", kNone,
+       Errno::kOk},
+      {"UpperCaseFeatureStripped", p9xd, 8192, "9P2000.L.XQID", K::kAccept, 8192, "9P2000.L", kNone, Errno::kOk},
+      {"EmptySuffixStripped", p9xd, 8192, "9P2000.L.", K::kAccept, 8192, "9P2000.L", kNone, Errno::kOk},
+      {"SuffixWithABadPartStrippedWhole", p9xd, 8192, "9P2000.L.xqid.Google.1", K::kAccept, 8192, "9P2000.L",
+       kNone, Errno::kOk},
+      {"UnsortedOfferReadAsASet", p9xd, 8192, "9P2000.L.zz.xqid", K::kAccept, 8192, "9P2000.L.xqid", kXqidSet,
+       Errno::kOk},
+      {"RepeatedFeatureReadOnce", p9xd, 8192, "9P2000.L.xqid.xqid", K::kAccept, 8192, "9P2000.L.xqid",
+       kXqidSet, Errno::kOk},
+      // spec/xqid.md §4.1: a server MUST understand 64 bytes (here 9 + 50 + 5).
+      {"SixtyFourByteOfferUnderstood", p9xd, 8192, "9P2000.L." + std::string(50, 'a') + ".xqid", K::kAccept,
+       8192, "9P2000.L.xqid", kXqidSet, Errno::kOk},
+      {"NoPeriodAfterBaseUnknown", p9xd, 8192, "9P2000.Lxqid", K::kUnknown, 8192, "unknown", kNone, Errno::kOk},
       {"PlusSpellingUnknown", p9xd, 8192, "9P2000.L+xqid", K::kUnknown, 8192, "unknown", kNone, Errno::kOk},
       {"EmbeddedNulUnknown", p9xd, 8192, "9P2000.L\0xqid"s, K::kUnknown, 8192, "unknown", kNone, Errno::kOk},
       {"UnknownWithTinyMsizeStillUnknown", p9xd, 0, "garbage", K::kUnknown, 0, "unknown", kNone, Errno::kOk},
@@ -147,7 +202,9 @@ TEST(ServerAnswer, AnswersEveryRowOfTheTable) {
     EXPECT_EQ(answer.features, row.features);
     if (row.kind == K::kAccept) {
       // Never a feature that was not offered.
-      EXPECT_TRUE(answer.features.IsSubsetOf(ParseVersion(row.version)->features));
+      EXPECT_TRUE(answer.features.IsSubsetOf(ReadOffer(row.version)->features));
+      // What the server sends is canonical: sorted, in the grammar.
+      EXPECT_TRUE(ParseVersion(answer.version).has_value()) << answer.version;
     }
   }
 }
@@ -213,7 +270,7 @@ TEST(VersionReplyDecoding, ReadsRlerror) {
 }
 
 TEST(VersionReplyDecoding, ReadsGaneshaType107ErrnoBodyAsErrno) {
-  // nfs-ganesha 4.3 answers Tversion "9P2000.L.xqid" so (peers.md §1): type 107, errno ENOENT.
+  // nfs-ganesha 4.3 answers Tversion "9P2000.L.xqid" so (spec/evidence/peers.md): type 107, errno ENOENT.
   const auto frame = Bytes({11, 0, 0, 0, 107, 0xff, 0xff, 2, 0, 0, 0});
   auto reply = DecodeVersionReply(frame);
   ASSERT_TRUE(reply);
@@ -238,11 +295,15 @@ TEST(VersionReplyDecoding, ReadsA9P2000uRerrorWithErrno) {
   EXPECT_EQ(reply->ecode, 22u);
 }
 
-TEST(VersionReplyDecoding, RejectsAMalformedRerror) {
-  const auto frame = Bytes({7 + 2 + 1, 0, 0, 0, 107, 0xff, 0xff, 9, 0, 'x'});
-  EXPECT_FALSE(DecodeVersionReply(frame));
-  const auto short_frame = Bytes({7 + 1, 0, 0, 0, 107, 0xff, 0xff, 9});
-  EXPECT_FALSE(DecodeVersionReply(short_frame));
+// spec/xqid.md §4.3: any type-107 reply is a decline, whatever its body.
+TEST(VersionReplyDecoding, ReadsAnyType107BodyAsAnError) {
+  for (const auto& frame : {Bytes({7 + 2 + 1, 0, 0, 0, 107, 0xff, 0xff, 9, 0, 'x'}),
+                            Bytes({7 + 1, 0, 0, 0, 107, 0xff, 0xff, 9}), Bytes({7, 0, 0, 0, 107, 0xff, 0xff})}) {
+    auto reply = DecodeVersionReply(frame);
+    ASSERT_TRUE(reply);
+    EXPECT_EQ(reply->kind, VersionReply::Kind::kRerrorString);
+    EXPECT_EQ(reply->ename, "");
+  }
 }
 
 TEST(VersionReplyDecoding, ClassifiesOtherMessagesAsOther) {

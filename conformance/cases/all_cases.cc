@@ -14,6 +14,7 @@ void RegisterAllCases(Catalogue& catalogue, const std::string& vectors_dir) {
   RegisterXattrLockCases(catalogue);
   RegisterFlushCases(catalogue);
   RegisterMsizeCases(catalogue);
+  RegisterErrorsCases(catalogue);
   RegisterConcurrencyCases(catalogue);
   RegisterQidCases(catalogue);
   RegisterCredentialsCases(catalogue);

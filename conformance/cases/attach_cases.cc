@@ -7,7 +7,6 @@ namespace p9x::conformance {
 void RegisterAttachCases(Catalogue& catalogue) {
   catalogue.Add({
       .name = "Required.Attach.RootIsDirectory",
-      .level = Level::kRequired,
       .spec = "attach(5): \"the qid of the root of the file tree\"; qid(5): directories have QTDIR set",
       .needs = {},
       .run = [](CaseContext& c) {
@@ -17,7 +16,6 @@ void RegisterAttachCases(Catalogue& catalogue) {
   });
   catalogue.Add({
       .name = "Required.Attach.RootGetattrMatchesQid",
-      .level = Level::kRequired,
       .spec = "qid(5): \"two files on the same server hierarchy are the same if and only if their qids are the same\"",
       .needs = {},
       .run = [](CaseContext& c) {
@@ -29,7 +27,6 @@ void RegisterAttachCases(Catalogue& catalogue) {
   });
   catalogue.Add({
       .name = "Required.Attach.FidInUseRefused",
-      .level = Level::kRequired,
       .spec = "attach(5): \"fid ... must not be in use\" (the fid of Tattach becomes a new fid)",
       .needs = {},
       .run = [](CaseContext& c) {
@@ -39,7 +36,6 @@ void RegisterAttachCases(Catalogue& catalogue) {
   });
   catalogue.Add({
       .name = "Required.Attach.SecondAttachSameRoot",
-      .level = Level::kRequired,
       .spec = "qid(5): the same file has the same qid; attach(5): each attach returns the root's qid",
       .needs = {},
       .run = [](CaseContext& c) {
@@ -51,22 +47,7 @@ void RegisterAttachCases(Catalogue& catalogue) {
       },
   });
   catalogue.Add({
-      .name = "Required.Negotiation.RequestBeforeVersionRefused",
-      .level = Level::kRequired,
-      .spec = "version(5): \"Tversion must be the first message sent on the 9P connection, and the client "
-              "cannot issue any further requests until it has received the Rversion reply.\"; spec/9p2000.L.md §3 "
-              "(version first)",
-      .needs = {},
-      .run = [](CaseContext& c) {
-        Probe& p = c.Connect();
-        auto r = p.Attach(p.NextFid(), c.env().session);
-        if (r.status == ReplyStatus::kClosed) return;  // closing is a fine answer
-        c.ExpectError(r, "Tattach before Tversion");
-      },
-  });
-  catalogue.Add({
       .name = "Required.Attach.TauthAnswered",
-      .level = Level::kRequired,
       .spec = "attach(5): \"If the client does not wish to authenticate the connection, or knows that "
               "authentication is not required, the afid field ... should be set to NOFID\"; Tauth gets "
               "Rauth or an error",
@@ -80,7 +61,6 @@ void RegisterAttachCases(Catalogue& catalogue) {
   });
   catalogue.Add({
       .name = "Recommended.Attach.UnknownAnameRefused",
-      .level = Level::kRecommended,
       .spec = "attach(5): \"aname ... selects which file tree to access\"; a tree that does not exist "
               "cannot be attached",
       .needs = {},

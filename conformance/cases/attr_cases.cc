@@ -21,7 +21,6 @@ constexpr char kSetattrSpec[] =
 void RegisterAttrCases(Catalogue& catalogue) {
   catalogue.Add({
       .name = "Required.Getattr.QidMatchesWalk",
-      .level = Level::kRequired,
       .spec = kGetattrSpec,
       .needs = {Capability::kWritable},
       .run = [](CaseContext& c) {
@@ -37,7 +36,6 @@ void RegisterAttrCases(Catalogue& catalogue) {
   });
   catalogue.Add({
       .name = "Required.Getattr.SizeMatchesWritten",
-      .level = Level::kRequired,
       .spec = kGetattrSpec,
       .needs = {Capability::kWritable},
       .run = [](CaseContext& c) {
@@ -50,7 +48,6 @@ void RegisterAttrCases(Catalogue& catalogue) {
   });
   catalogue.Add({
       .name = "Required.Getattr.ModeHasFileType",
-      .level = Level::kRequired,
       .spec = kGetattrSpec + std::string(" (mode carries the S_IFMT type bits as stat(2) st_mode)"),
       .needs = {Capability::kWritable},
       .run = [](CaseContext& c) {
@@ -66,7 +63,6 @@ void RegisterAttrCases(Catalogue& catalogue) {
   });
   catalogue.Add({
       .name = "Required.Getattr.BasicFieldsValid",
-      .level = Level::kRequired,
       .spec = kGetattrSpec + std::string("; the Linux client asks for P9_STATS_BASIC and relies on it"),
       .needs = {},
       .run = [](CaseContext& c) {
@@ -82,7 +78,6 @@ void RegisterAttrCases(Catalogue& catalogue) {
   });
   catalogue.Add({
       .name = "Required.Getattr.UnknownFidRefused",
-      .level = Level::kRequired,
       .spec = kGetattrSpec,
       .needs = {},
       .run = [](CaseContext& c) {
@@ -92,7 +87,6 @@ void RegisterAttrCases(Catalogue& catalogue) {
   });
   catalogue.Add({
       .name = "Required.Getattr.MatchesLocalStat",
-      .level = Level::kRequired,
       .spec = kGetattrSpec + std::string(" (compared with lstat(2) of the same file through --local-root)"),
       .needs = {Capability::kWritable, Capability::kLocalRoot},
       .run = [](CaseContext& c) {
@@ -113,7 +107,6 @@ void RegisterAttrCases(Catalogue& catalogue) {
   });
   catalogue.Add({
       .name = "Required.Getattr.NlinkCountsHardLinks",
-      .level = Level::kRequired,
       .spec = kGetattrSpec + std::string(" (nlink as stat(2) st_nlink)"),
       .needs = {Capability::kWritable, Capability::kHardLinks},
       .run = [](CaseContext& c) {
@@ -129,7 +122,6 @@ void RegisterAttrCases(Catalogue& catalogue) {
 
   catalogue.Add({
       .name = "Required.Setattr.TruncatesSize",
-      .level = Level::kRequired,
       .spec = kSetattrSpec,
       .needs = {Capability::kWritable},
       .run = [](CaseContext& c) {
@@ -145,7 +137,6 @@ void RegisterAttrCases(Catalogue& catalogue) {
   });
   catalogue.Add({
       .name = "Required.Setattr.ExtendsSizeWithZeros",
-      .level = Level::kRequired,
       .spec = kSetattrSpec + std::string(" (truncate(2) extends with zero bytes)"),
       .needs = {Capability::kWritable},
       .run = [](CaseContext& c) {
@@ -161,7 +152,6 @@ void RegisterAttrCases(Catalogue& catalogue) {
   });
   catalogue.Add({
       .name = "Required.Setattr.ChangesMode",
-      .level = Level::kRequired,
       .spec = kSetattrSpec,
       .needs = {Capability::kWritable},
       .run = [](CaseContext& c) {
@@ -177,7 +167,6 @@ void RegisterAttrCases(Catalogue& catalogue) {
   });
   catalogue.Add({
       .name = "Required.Setattr.SetsMtime",
-      .level = Level::kRequired,
       .spec = kSetattrSpec + std::string(" (MTIME|MTIME_SET sets mtime_sec/mtime_nsec)"),
       .needs = {Capability::kWritable},
       .run = [](CaseContext& c) {
@@ -193,7 +182,6 @@ void RegisterAttrCases(Catalogue& catalogue) {
   });
   catalogue.Add({
       .name = "Required.Setattr.SizeOfDirectoryRefused",
-      .level = Level::kRequired,
       .spec = kSetattrSpec + std::string(" (truncate(2) of a directory fails with EISDIR)"),
       .needs = {Capability::kWritable},
       .run = [](CaseContext& c) {
@@ -205,7 +193,6 @@ void RegisterAttrCases(Catalogue& catalogue) {
 
   catalogue.Add({
       .name = "Required.Statfs.Answers",
-      .level = Level::kRequired,
       .spec = "spec/9p2000.L.md §8.10; 9P2000.L statfs (diod protocol.md): \"statfs is used to request file system information of the "
               "file system containing fid. The Rstatfs response corresponds to the fields returned by the "
               "statfs(2) system call\"",
@@ -220,7 +207,6 @@ void RegisterAttrCases(Catalogue& catalogue) {
   });
   catalogue.Add({
       .name = "Required.Statfs.MatchesLocalStatvfs",
-      .level = Level::kRequired,
       .spec = "spec/9p2000.L.md §8.10; 9P2000.L statfs: the fields correspond to statfs(2) of the file system containing fid "
               "(compared with statvfs(3) through --local-root)",
       .needs = {Capability::kLocalRoot},

@@ -17,7 +17,8 @@ void RegisterAttrCases(Catalogue& catalogue);       // getattr, setattr, statfs
 void RegisterNamespaceCases(Catalogue& catalogue);  // rename(at), unlinkat, remove, link, symlink, readlink, mknod
 void RegisterXattrLockCases(Catalogue& catalogue);
 void RegisterFlushCases(Catalogue& catalogue);
-void RegisterMsizeCases(Catalogue& catalogue);  // msize enforcement, counts, error replies
+void RegisterMsizeCases(Catalogue& catalogue);
+void RegisterErrorsCases(Catalogue& catalogue);
 // Malformed frames and the invalid vectors; registered last because a server that crashes on
 // one takes every later case with it.
 void RegisterMalformedCases(Catalogue& catalogue, const std::string& vectors_dir);

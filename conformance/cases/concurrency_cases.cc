@@ -17,7 +17,6 @@ constexpr char kTagSpec[] =
 void RegisterConcurrencyCases(Catalogue& catalogue) {
   catalogue.Add({
       .name = "Required.Concurrency.RepliesMatchTags",
-      .level = Level::kRequired,
       .spec = kTagSpec,
       .needs = {},
       .run = [](CaseContext& c) {
@@ -41,7 +40,6 @@ void RegisterConcurrencyCases(Catalogue& catalogue) {
   });
   catalogue.Add({
       .name = "Required.Concurrency.MixedRequestsInFlight",
-      .level = Level::kRequired,
       .spec = kTagSpec,
       .needs = {Capability::kWritable},
       .run = [](CaseContext& c) {
@@ -95,7 +93,6 @@ void RegisterConcurrencyCases(Catalogue& catalogue) {
   });
   catalogue.Add({
       .name = "Required.Concurrency.ManyConnections",
-      .level = Level::kRequired,
       .spec = "intro(5): a server serves many connections, each with its own fids and tags",
       .needs = {},
       .run = [](CaseContext& c) {
@@ -118,7 +115,6 @@ void RegisterConcurrencyCases(Catalogue& catalogue) {
   });
   catalogue.Add({
       .name = "Required.Concurrency.ConnectionsWriteIndependently",
-      .level = Level::kRequired,
       .spec = "intro(5): connections are independent; pipelined writes on several connections all land",
       .needs = {Capability::kWritable},
       .run = [](CaseContext& c) {
@@ -153,7 +149,6 @@ void RegisterConcurrencyCases(Catalogue& catalogue) {
   });
   catalogue.Add({
       .name = "Required.Concurrency.AttachStorm",
-      .level = Level::kRequired,
       .spec = "version(5), attach(5): every new connection negotiates and attaches independently",
       .needs = {},
       .run = [](CaseContext& c) {

@@ -15,7 +15,6 @@ constexpr char kClunkSpec[] =
 void RegisterFidCases(Catalogue& catalogue) {
   catalogue.Add({
       .name = "Required.Fid.UseAfterClunkRefused",
-      .level = Level::kRequired,
       .spec = kClunkSpec,
       .needs = {},
       .run = [](CaseContext& c) {
@@ -27,7 +26,6 @@ void RegisterFidCases(Catalogue& catalogue) {
   });
   catalogue.Add({
       .name = "Required.Fid.DoubleClunkRefused",
-      .level = Level::kRequired,
       .spec = kClunkSpec,
       .needs = {},
       .run = [](CaseContext& c) {
@@ -39,7 +37,6 @@ void RegisterFidCases(Catalogue& catalogue) {
   });
   catalogue.Add({
       .name = "Required.Fid.ClunkReleasesFid",
-      .level = Level::kRequired,
       .spec = kClunkSpec,
       .needs = {},
       .run = [](CaseContext& c) {
@@ -52,7 +49,6 @@ void RegisterFidCases(Catalogue& catalogue) {
   });
   catalogue.Add({
       .name = "Required.Fid.ClunkUnknownRefused",
-      .level = Level::kRequired,
       .spec = "clunk(5): the fid must be valid; intro(5): a request on an unknown fid gets an error",
       .needs = {},
       .run = [](CaseContext& c) {
@@ -62,7 +58,6 @@ void RegisterFidCases(Catalogue& catalogue) {
   });
   catalogue.Add({
       .name = "Required.Fid.FidsArePerConnection",
-      .level = Level::kRequired,
       .spec = "intro(5): \"fids ... are chosen by the client\" per connection; a fid of one connection "
               "means nothing on another",
       .needs = {},
@@ -76,7 +71,6 @@ void RegisterFidCases(Catalogue& catalogue) {
   });
   catalogue.Add({
       .name = "Required.Fid.NoFidRefused",
-      .level = Level::kRequired,
       .spec = "attach(5): NOFID ((u32)~0) is not a fid",
       .needs = {},
       .run = [](CaseContext& c) {
@@ -86,7 +80,6 @@ void RegisterFidCases(Catalogue& catalogue) {
   });
   catalogue.Add({
       .name = "Required.Fid.ThousandFids",
-      .level = Level::kRequired,
       .spec = "intro(5): a client may hold many fids at once; each walk creates one",
       .needs = {},
       .run = [](CaseContext& c) {
@@ -99,7 +92,6 @@ void RegisterFidCases(Catalogue& catalogue) {
   });
   catalogue.Add({
       .name = "Required.Fid.ClunkedOpenFidCannotRead",
-      .level = Level::kRequired,
       .spec = kClunkSpec,
       .needs = {Capability::kWritable},
       .run = [](CaseContext& c) {

@@ -57,7 +57,6 @@ void UnblockFifo(CaseContext& c) {
 void RegisterFlushCases(Catalogue& catalogue) {
   catalogue.Add({
       .name = "Required.Flush.UnknownTagAnswered",
-      .level = Level::kRequired,
       .spec = kFlushSpec,
       .needs = {},
       .run = [](CaseContext& c) {
@@ -67,7 +66,6 @@ void RegisterFlushCases(Catalogue& catalogue) {
   });
   catalogue.Add({
       .name = "Required.Flush.AnsweredTagAnswered",
-      .level = Level::kRequired,
       .spec = kFlushSpec,
       .needs = {},
       .run = [](CaseContext& c) {
@@ -80,7 +78,6 @@ void RegisterFlushCases(Catalogue& catalogue) {
   });
   catalogue.Add({
       .name = "Required.Flush.ReplyPrecedesRflush",
-      .level = Level::kRequired,
       .spec = kOrderSpec,
       .needs = {},
       .run = [](CaseContext& c) {
@@ -98,7 +95,6 @@ void RegisterFlushCases(Catalogue& catalogue) {
   });
   catalogue.Add({
       .name = "Recommended.Flush.FlushOfFlushAnswered",
-      .level = Level::kRecommended,
       .spec = std::string(kFlushSpec) + " A Tflush is itself a transaction that may be flushed.",
       .needs = {},
       .run = [](CaseContext& c) {
@@ -115,7 +111,6 @@ void RegisterFlushCases(Catalogue& catalogue) {
   });
   catalogue.Add({
       .name = "Required.Flush.TwoFlushesSameOldtag",
-      .level = Level::kRequired,
       .spec = kFlushSpec + std::string(" (two Tflush of one request still in flight: a Tread blocked on an "
                                        "empty FIFO, so that the request cannot finish between them)"),
       .needs = {Capability::kWritable, Capability::kFifos},
@@ -141,7 +136,6 @@ void RegisterFlushCases(Catalogue& catalogue) {
   });
   catalogue.Add({
       .name = "Required.Flush.TagReusableAfterRflush",
-      .level = Level::kRequired,
       .spec = "flush(5): after the Rflush, oldtag \"may be reused\"",
       .needs = {},
       .run = [](CaseContext& c) {
@@ -159,7 +153,6 @@ void RegisterFlushCases(Catalogue& catalogue) {
   });
   catalogue.Add({
       .name = "Required.Flush.StormWhileManyInFlight",
-      .level = Level::kRequired,
       .spec = kOrderSpec,
       .needs = {},
       .run = [](CaseContext& c) {
@@ -180,7 +173,6 @@ void RegisterFlushCases(Catalogue& catalogue) {
   });
   catalogue.Add({
       .name = "Required.Flush.BlockedReadFlushed",
-      .level = Level::kRequired,
       .spec = kFlushSpec + std::string(" (a Tread blocked on an empty FIFO is pending until flushed)"),
       .needs = {Capability::kWritable, Capability::kFifos},
       .run = [](CaseContext& c) {
@@ -198,7 +190,6 @@ void RegisterFlushCases(Catalogue& catalogue) {
   });
   catalogue.Add({
       .name = "Required.Flush.OtherRequestsProceedWhileBlocked",
-      .level = Level::kRequired,
       .spec = "intro(5): \"The tag ... allows multiple outstanding requests\"; a blocked request does not "
               "stop the connection",
       .needs = {Capability::kWritable, Capability::kFifos},

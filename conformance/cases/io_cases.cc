@@ -25,7 +25,6 @@ void RegisterIoCases(Catalogue& catalogue) {
   // ---- lopen ----
   catalogue.Add({
       .name = "Required.Lopen.QidMatchesWalk",
-      .level = Level::kRequired,
       .spec = kLopenSpec,
       .needs = {Capability::kWritable},
       .run = [](CaseContext& c) {
@@ -40,7 +39,6 @@ void RegisterIoCases(Catalogue& catalogue) {
   });
   catalogue.Add({
       .name = "Required.Lopen.SecondOpenRefused",
-      .level = Level::kRequired,
       .spec = "open(5): the fid must not already be open (\"It is illegal to ... open a fid that is already open\" "
               "follows from fids being opened once)",
       .needs = {Capability::kWritable},
@@ -54,7 +52,6 @@ void RegisterIoCases(Catalogue& catalogue) {
   });
   catalogue.Add({
       .name = "Required.Lopen.DirectoryReadOnly",
-      .level = Level::kRequired,
       .spec = kLopenSpec,
       .needs = {},
       .run = [](CaseContext& c) {
@@ -66,7 +63,6 @@ void RegisterIoCases(Catalogue& catalogue) {
   });
   catalogue.Add({
       .name = "Required.Lopen.DirectoryForWriteRefused",
-      .level = Level::kRequired,
       .spec = kLopenSpec,
       .needs = {Capability::kWritable},
       .run = [](CaseContext& c) {
@@ -77,7 +73,6 @@ void RegisterIoCases(Catalogue& catalogue) {
   });
   catalogue.Add({
       .name = "Recommended.Lopen.DirectoryForWriteIsEisdir",
-      .level = Level::kRecommended,
       .spec = "open(2): EISDIR \"pathname refers to a directory and the access requested involved writing\"",
       .needs = {Capability::kWritable},
       .run = [](CaseContext& c) {
@@ -88,7 +83,6 @@ void RegisterIoCases(Catalogue& catalogue) {
   });
   catalogue.Add({
       .name = "Required.Lopen.TruncEmptiesFile",
-      .level = Level::kRequired,
       .spec = "open(2) O_TRUNC, carried by Tlopen flags: \"If the file already exists and is a regular file "
               "and the access mode allows writing it will be truncated to length 0.\"",
       .needs = {Capability::kWritable},
@@ -103,7 +97,6 @@ void RegisterIoCases(Catalogue& catalogue) {
   });
   catalogue.Add({
       .name = "Required.Lopen.IounitFitsMsize",
-      .level = Level::kRequired,
       .spec = "open(5): \"The iounit field returned by open and create may be zero. If it is not, it is the "
               "maximum number of bytes that are guaranteed to be read from or written to the file without "
               "breaking the I/O transfer into multiple 9P messages\" (so at most msize - 24)",
@@ -120,7 +113,6 @@ void RegisterIoCases(Catalogue& catalogue) {
   });
   catalogue.Add({
       .name = "Required.Lopen.UnknownFidRefused",
-      .level = Level::kRequired,
       .spec = kLopenSpec,
       .needs = {},
       .run = [](CaseContext& c) {
@@ -132,7 +124,6 @@ void RegisterIoCases(Catalogue& catalogue) {
   // ---- lcreate ----
   catalogue.Add({
       .name = "Required.Lcreate.FidBecomesNewFile",
-      .level = Level::kRequired,
       .spec = kLcreateSpec,
       .needs = {Capability::kWritable},
       .run = [](CaseContext& c) {
@@ -149,7 +140,6 @@ void RegisterIoCases(Catalogue& catalogue) {
   });
   catalogue.Add({
       .name = "Required.Lcreate.QidIsFile",
-      .level = Level::kRequired,
       .spec = "qid(5): a regular file's qid has no QTDIR bit",
       .needs = {Capability::kWritable},
       .run = [](CaseContext& c) {
@@ -161,7 +151,6 @@ void RegisterIoCases(Catalogue& catalogue) {
   });
   catalogue.Add({
       .name = "Required.Lcreate.ExistingNameRefused",
-      .level = Level::kRequired,
       .spec = "spec/9p2000.L.md §8.12; 9P2000.L lcreate is open(2) with O_CREAT: with O_EXCL an existing name fails (EEXIST)",
       .needs = {Capability::kWritable},
       .run = [](CaseContext& c) {
@@ -175,7 +164,6 @@ void RegisterIoCases(Catalogue& catalogue) {
   });
   catalogue.Add({
       .name = "Required.Lcreate.VisibleToWalk",
-      .level = Level::kRequired,
       .spec = kLcreateSpec,
       .needs = {Capability::kWritable},
       .run = [](CaseContext& c) {
@@ -189,7 +177,6 @@ void RegisterIoCases(Catalogue& catalogue) {
   });
   catalogue.Add({
       .name = "Required.Lcreate.OnFileRefused",
-      .level = Level::kRequired,
       .spec = kLcreateSpec + std::string(" (fid must be a directory)"),
       .needs = {Capability::kWritable},
       .run = [](CaseContext& c) {
@@ -202,7 +189,6 @@ void RegisterIoCases(Catalogue& catalogue) {
   });
   catalogue.Add({
       .name = "Recommended.Lcreate.ModeApplied",
-      .level = Level::kRecommended,
       .spec = "spec/9p2000.L.md §8.12; 9P2000.L lcreate: \"mode\" is the new file's permission bits (open(2) mode)",
       .needs = {Capability::kWritable},
       .run = [](CaseContext& c) {
@@ -219,7 +205,6 @@ void RegisterIoCases(Catalogue& catalogue) {
   // ---- mkdir ----
   catalogue.Add({
       .name = "Required.Mkdir.QidIsDirectory",
-      .level = Level::kRequired,
       .spec = "spec/9p2000.L.md §8.25; 9P2000.L mkdir (diod protocol.md): \"mkdir creates a new directory name in parent directory "
               "dfid\" and returns its qid",
       .needs = {Capability::kWritable},
@@ -232,7 +217,6 @@ void RegisterIoCases(Catalogue& catalogue) {
   });
   catalogue.Add({
       .name = "Required.Mkdir.ExistingNameRefused",
-      .level = Level::kRequired,
       .spec = "mkdir(2): EEXIST \"pathname already exists\"",
       .needs = {Capability::kWritable},
       .run = [](CaseContext& c) {
@@ -244,7 +228,6 @@ void RegisterIoCases(Catalogue& catalogue) {
   });
   catalogue.Add({
       .name = "Recommended.Mkdir.ExistingNameIsEexist",
-      .level = Level::kRecommended,
       .spec = "mkdir(2): EEXIST \"pathname already exists\"",
       .needs = {Capability::kWritable},
       .run = [](CaseContext& c) {
@@ -258,7 +241,6 @@ void RegisterIoCases(Catalogue& catalogue) {
   // ---- read ----
   catalogue.Add({
       .name = "Required.Io.WriteThenReadBack",
-      .level = Level::kRequired,
       .spec = kReadSpec,
       .needs = {Capability::kWritable},
       .run = [](CaseContext& c) {
@@ -272,7 +254,6 @@ void RegisterIoCases(Catalogue& catalogue) {
   });
   catalogue.Add({
       .name = "Required.Io.ReadAtOffset",
-      .level = Level::kRequired,
       .spec = kReadSpec,
       .needs = {Capability::kWritable},
       .run = [](CaseContext& c) {
@@ -287,7 +268,6 @@ void RegisterIoCases(Catalogue& catalogue) {
   });
   catalogue.Add({
       .name = "Required.Io.ReadPastEndReturnsZero",
-      .level = Level::kRequired,
       .spec = "read(5): \"If the offset field is greater than or equal to the number of bytes in the file, a "
               "count of zero will be returned.\"",
       .needs = {Capability::kWritable},
@@ -303,7 +283,6 @@ void RegisterIoCases(Catalogue& catalogue) {
   });
   catalogue.Add({
       .name = "Required.Io.ReadUnopenedFidRefused",
-      .level = Level::kRequired,
       .spec = kReadSpec,
       .needs = {Capability::kWritable},
       .run = [](CaseContext& c) {
@@ -316,7 +295,6 @@ void RegisterIoCases(Catalogue& catalogue) {
   });
   catalogue.Add({
       .name = "Required.Io.ReadWriteOnlyFidRefused",
-      .level = Level::kRequired,
       .spec = kReadSpec,
       .needs = {Capability::kWritable},
       .run = [](CaseContext& c) {
@@ -331,7 +309,6 @@ void RegisterIoCases(Catalogue& catalogue) {
   // ---- write ----
   catalogue.Add({
       .name = "Required.Io.WriteReturnsCount",
-      .level = Level::kRequired,
       .spec = kWriteSpec + std::string(" Rwrite's count is the number of bytes written."),
       .needs = {Capability::kWritable},
       .run = [](CaseContext& c) {
@@ -345,7 +322,6 @@ void RegisterIoCases(Catalogue& catalogue) {
   });
   catalogue.Add({
       .name = "Required.Io.LargeWriteIntegrity",
-      .level = Level::kRequired,
       .spec = kWriteSpec,
       .needs = {Capability::kWritable},
       .run = [](CaseContext& c) {
@@ -366,7 +342,6 @@ void RegisterIoCases(Catalogue& catalogue) {
   });
   catalogue.Add({
       .name = "Required.Io.WritePastEndLeavesZeros",
-      .level = Level::kRequired,
       .spec = kWriteSpec + std::string(" (a write past the end leaves a hole that reads as zeros, as pwrite(2))"),
       .needs = {Capability::kWritable},
       .run = [](CaseContext& c) {
@@ -381,7 +356,6 @@ void RegisterIoCases(Catalogue& catalogue) {
   });
   catalogue.Add({
       .name = "Required.Io.OverwriteMiddle",
-      .level = Level::kRequired,
       .spec = kWriteSpec,
       .needs = {Capability::kWritable},
       .run = [](CaseContext& c) {
@@ -396,7 +370,6 @@ void RegisterIoCases(Catalogue& catalogue) {
   });
   catalogue.Add({
       .name = "Required.Io.WriteReadOnlyFidRefused",
-      .level = Level::kRequired,
       .spec = kWriteSpec,
       .needs = {Capability::kWritable},
       .run = [](CaseContext& c) {
@@ -409,7 +382,6 @@ void RegisterIoCases(Catalogue& catalogue) {
   });
   catalogue.Add({
       .name = "Required.Io.IounitSizedWriteAccepted",
-      .level = Level::kRequired,
       .spec = "open(5): iounit \"is the maximum number of bytes that are guaranteed to be read from or "
               "written to the file without breaking the I/O transfer into multiple 9P messages\"",
       .needs = {Capability::kWritable},
@@ -427,7 +399,6 @@ void RegisterIoCases(Catalogue& catalogue) {
   });
   catalogue.Add({
       .name = "Recommended.Io.AppendFlagAppends",
-      .level = Level::kRecommended,
       .spec = "open(2) O_APPEND, carried by Tlopen flags: \"the file offset is positioned at the end of the "
               "file\" before each write",
       .needs = {Capability::kWritable},
@@ -446,7 +417,6 @@ void RegisterIoCases(Catalogue& catalogue) {
   // ---- fsync ----
   catalogue.Add({
       .name = "Required.Fsync.OpenFileSucceeds",
-      .level = Level::kRequired,
       .spec = "spec/9p2000.L.md §8.22; 9P2000.L fsync (diod protocol.md): \"fsync tells the server to flush any cached data "
               "associated with fid, previously opened with lopen\"",
       .needs = {Capability::kWritable},
@@ -460,7 +430,6 @@ void RegisterIoCases(Catalogue& catalogue) {
   });
   catalogue.Add({
       .name = "Required.Fsync.DatasyncSucceeds",
-      .level = Level::kRequired,
       .spec = "spec/9p2000.L.md §8.22; 9P2000.L fsync: datasync != 0 asks for fdatasync(2)",
       .needs = {Capability::kWritable},
       .run = [](CaseContext& c) {
@@ -471,6 +440,26 @@ void RegisterIoCases(Catalogue& catalogue) {
         p.Must(p.Call(Tfsync{f, 1}), "Tfsync datasync=1");
       },
   });
+  catalogue.Add({
+      .name = "Required.Io.ReadNeverExceedsCount",
+      .spec = "spec/9p2000.L.md §4: \"A server MAY return fewer bytes than asked; it MUST NOT return more than asked\"",
+      .needs = {Capability::kWritable},
+      .run = [](CaseContext& c) {
+        Probe& p = c.Session();
+        const uint32_t dir = c.Scratch(p);
+        p.MakeFile(dir, "f", Pattern(1000));
+        const uint32_t f = p.OpenPath(dir, {"f"}, kOpenRdonly);
+        for (uint32_t count : {1u, 5u, 511u}) {
+          auto r = p.Call(Tread{f, 0, count});
+          if (!p.Must(r, "Tread count=" + std::to_string(count))) return;
+          if (!c.Expect(r.msg.data.bytes.size() <= count, "Tread count=" + std::to_string(count) + " returned " +
+                                                             std::to_string(r.msg.data.bytes.size()) + " bytes")) {
+            return;
+          }
+        }
+      },
+  });
+
 }
 
 }  // namespace p9x::conformance

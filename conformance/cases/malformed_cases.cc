@@ -1,4 +1,4 @@
-// Malformed frames sent to the server, msize enforcement on replies, and error replies.
+// Malformed frames sent to the server.
 // For every malformed frame the server must answer Rlerror or close the connection, never crash or
 // hang, and a second connection must still work afterwards.
 #include "conformance/cases/cases.h"
@@ -12,9 +12,6 @@ constexpr char kMalformedSpec[] =
     "spec/9p2000.L.md §1: \"Every frame holds exactly one message: p9x rejects a frame whose fields end "
     "before size (TrailingBytes) as well as one whose fields run past it (Truncated)\"; a server answers "
     "a malformed frame with Rlerror or closes the connection, and keeps serving other connections";
-constexpr char kMsizeSpec[] =
-    "version(5): msize is \"the maximum length, in bytes, it will ever generate or expect to receive in a "
-    "single 9P message\"; spec/9p2000.L.md §4: every frame either side sends MUST fit in msize";
 
 // After a malformed frame: a new connection must still work. A server that crashed may still be
 // exiting when this runs (its listening socket accepting, or already closed), so a refused
@@ -110,7 +107,6 @@ void RegisterMalformedCases(Catalogue& catalogue, const std::string& vectors_dir
   const auto type = [](MsgType t) { return static_cast<uint8_t>(t); };
   catalogue.Add({
       .name = "Required.Malformed.SizeBelowHeader",
-      .level = Level::kRequired,
       .spec = "intro(5): size[4] counts the whole message including the 7-byte header; " + std::string(kMalformedSpec),
       .needs = {},
       .run = [=](CaseContext& c) {
@@ -119,7 +115,6 @@ void RegisterMalformedCases(Catalogue& catalogue, const std::string& vectors_dir
   });
   catalogue.Add({
       .name = "Required.Malformed.SizeZero",
-      .level = Level::kRequired,
       .spec = kMalformedSpec,
       .needs = {},
       .run = [=](CaseContext& c) {
@@ -128,7 +123,6 @@ void RegisterMalformedCases(Catalogue& catalogue, const std::string& vectors_dir
   });
   catalogue.Add({
       .name = "Required.Malformed.UnknownTypeRefused",
-      .level = Level::kRequired,
       .spec = "spec/9p2000.L.md §1.2: \"A p9x server answers a request of such a type with Rlerror(EOPNOTSUPP) "
               "if the frame is otherwise well formed, and closes the connection if it cannot find the frame's end\"",
       .needs = {},
@@ -138,7 +132,6 @@ void RegisterMalformedCases(Catalogue& catalogue, const std::string& vectors_dir
   });
   catalogue.Add({
       .name = "Required.Malformed.Legacy9P2000TypeRefused",
-      .level = Level::kRequired,
       .spec = "spec/9p2000.L.md §1.2: Topen (112), Tcreate, Tstat, Twstat are not 9P2000.L messages and get "
               "Rlerror(EOPNOTSUPP)",
       .needs = {},
@@ -149,7 +142,6 @@ void RegisterMalformedCases(Catalogue& catalogue, const std::string& vectors_dir
   });
   catalogue.Add({
       .name = "Required.Malformed.ReplyTypeSentToServer",
-      .level = Level::kRequired,
       .spec = "intro(5): clients send T-messages and servers answer with R-messages; " + std::string(kMalformedSpec),
       .needs = {},
       .run = [=](CaseContext& c) {
@@ -158,7 +150,6 @@ void RegisterMalformedCases(Catalogue& catalogue, const std::string& vectors_dir
   });
   catalogue.Add({
       .name = "Required.Malformed.StringPastEnd",
-      .level = Level::kRequired,
       .spec = kMalformedSpec,
       .needs = {},
       .run = [=](CaseContext& c) {
@@ -170,7 +161,6 @@ void RegisterMalformedCases(Catalogue& catalogue, const std::string& vectors_dir
   });
   catalogue.Add({
       .name = "Required.Malformed.TrailingBytes",
-      .level = Level::kRequired,
       .spec = kMalformedSpec,
       .needs = {},
       .run = [=](CaseContext& c) {
@@ -180,7 +170,6 @@ void RegisterMalformedCases(Catalogue& catalogue, const std::string& vectors_dir
   });
   catalogue.Add({
       .name = "Required.Malformed.TruncatedFixedField",
-      .level = Level::kRequired,
       .spec = kMalformedSpec,
       .needs = {},
       .run = [=](CaseContext& c) {
@@ -190,7 +179,6 @@ void RegisterMalformedCases(Catalogue& catalogue, const std::string& vectors_dir
   });
   catalogue.Add({
       .name = "Required.Malformed.WalkCountPastEnd",
-      .level = Level::kRequired,
       .spec = kMalformedSpec,
       .needs = {},
       .run = [=](CaseContext& c) {
@@ -205,134 +193,12 @@ void RegisterMalformedCases(Catalogue& catalogue, const std::string& vectors_dir
   for (InvalidVector& v : LoadInvalidVectors(vectors_dir, &error)) {
     catalogue.Add({
         .name = "Required.Malformed.Vector" + v.case_suffix,
-        .level = Level::kRequired,
         .spec = std::string(kMalformedSpec) + " (spec/vectors/" + v.file + ": " + v.expected_error + ")",
         .needs = {},
         .run = [v](CaseContext& c) { SendVector(c, v); },
     });
   }
 
-}
-
-void RegisterMsizeCases(Catalogue& catalogue) {
-  // ---- msize ----
-  catalogue.Add({
-      .name = "Required.Msize.RepliesFitMsize",
-      .level = Level::kRequired,
-      .spec = kMsizeSpec + std::string("; spec/9p2000.L.md §4: an oversized Tread count is clamped"),
-      .needs = {Capability::kWritable},
-      .run = [](CaseContext& c) {
-        Probe& p = c.SessionWithMsize(8192);
-        const uint32_t dir = c.Scratch(p);
-        p.MakeFile(dir, "f", Pattern(40000));
-        const uint32_t f = p.OpenPath(dir, {"f"}, kOpenRdonly);
-        // The probe fails the case if the Rread frame exceeds the negotiated msize.
-        auto r = p.Call(Tread{f, 0, 1u << 20});
-        if (r.is_error()) {
-          c.Note("the server refused the oversized count (" + r.Describe() + "); its reply fits msize");
-          return;
-        }
-        if (!p.Must(r, "Tread count=1048576 at msize 8192")) return;
-        c.Expect(r.msg.data.bytes.size() + kRreadHeaderSize <= p.msize(),
-                 "Rread carries " + std::to_string(r.msg.data.bytes.size()) + " bytes at msize " + std::to_string(p.msize()));
-      },
-  });
-  catalogue.Add({
-      .name = "Required.Msize.ReaddirFitsMsize",
-      .level = Level::kRequired,
-      .spec = kMsizeSpec,
-      .needs = {Capability::kWritable},
-      .run = [](CaseContext& c) {
-        Probe& p = c.SessionWithMsize(4096);
-        const uint32_t dir = c.Scratch(p);
-        for (int i = 0; i < 200 && !c.stopped(); ++i) p.MakeFile(dir, "a-rather-long-file-name-" + std::to_string(i));
-        const uint32_t open = c.Scratch(p);
-        p.Open(open, kOpenRdonly);
-        auto r = p.Call(Treaddir{open, 0, 1u << 20});
-        if (r.is_error()) {
-          c.Note("the server refused the oversized count (" + r.Describe() + "); its reply fits msize");
-          return;
-        }
-        if (!p.Must(r, "Treaddir count=1048576 at msize 4096")) return;
-        const uint32_t bytes = static_cast<uint32_t>(r.msg.data.bytes.size());
-        c.Expect(bytes + kRreadHeaderSize <= p.msize(), "Rreaddir carries " + std::to_string(bytes) + " bytes at msize " +
-                                                            std::to_string(p.msize()));
-      },
-  });
-  catalogue.Add({
-      .name = "Required.Msize.OversizedRequestRefused",
-      .level = Level::kRequired,
-      .spec = kMsizeSpec + std::string("; a p9x decoder refuses a larger frame (FrameTooLarge)"),
-      .needs = {},
-      .run = [](CaseContext& c) {
-        Probe& p = c.SessionWithMsize(8192);
-        if (c.stopped()) return;
-        // A well-formed Twrite one byte over msize (its fid does not exist either).
-        const std::string data(p.msize() - 23 + 1, 'x');
-        FrameBuilder b;
-        b.U32(0x7ead0006u).U64(0).U32(static_cast<uint32_t>(data.size()));
-        std::vector<uint8_t> frame = b.Frame(static_cast<uint8_t>(MsgType::kTwrite), 1);
-        frame.insert(frame.end(), data.begin(), data.end());
-        const uint32_t size = static_cast<uint32_t>(frame.size());
-        for (int i = 0; i < 4; ++i) frame[i] = static_cast<uint8_t>(size >> (8 * i));
-        p.SendBytes(frame);
-        RawFrame f = p.Receive();
-        if (f.status == ReplyStatus::kClosed) return;
-        if (f.status == ReplyStatus::kTimeout) {
-          c.Fail("a Twrite frame larger than msize: " + f.detail);
-          return;
-        }
-        c.Expect(f.status == ReplyStatus::kOk && (f.type == static_cast<uint8_t>(MsgType::kRlerror) || f.type == kRerrorType),
-                 "a Twrite frame larger than msize was not refused");
-      },
-  });
-  catalogue.Add({
-      .name = "Required.Io.ReadNeverExceedsCount",
-      .level = Level::kRequired,
-      .spec = "spec/9p2000.L.md §4: \"A server MAY return fewer bytes than asked; it MUST NOT return more than asked\"",
-      .needs = {Capability::kWritable},
-      .run = [](CaseContext& c) {
-        Probe& p = c.Session();
-        const uint32_t dir = c.Scratch(p);
-        p.MakeFile(dir, "f", Pattern(1000));
-        const uint32_t f = p.OpenPath(dir, {"f"}, kOpenRdonly);
-        for (uint32_t count : {1u, 5u, 511u}) {
-          auto r = p.Call(Tread{f, 0, count});
-          if (!p.Must(r, "Tread count=" + std::to_string(count))) return;
-          if (!c.Expect(r.msg.data.bytes.size() <= count, "Tread count=" + std::to_string(count) + " returned " +
-                                                             std::to_string(r.msg.data.bytes.size()) + " bytes")) {
-            return;
-          }
-        }
-      },
-  });
-
-  // ---- errors ----
-  catalogue.Add({
-      .name = "Required.Errors.RlerrorNotRerror",
-      .level = Level::kRequired,
-      .spec = "spec/9p2000.L.md §5: \"A 9P2000.L server MUST answer errors with Rlerror (type 7), not Rerror (type 107)\"",
-      .needs = {},
-      .run = [](CaseContext& c) {
-        Probe& p = c.Session();
-        auto r = p.Call(MakeWalk(p.root(), p.NextFid(), {"p9x-conform-no-such-name"}));
-        if (!c.ExpectError(r, "Twalk of a missing name")) return;
-        c.Expect(r.type == static_cast<uint8_t>(MsgType::kRlerror),
-                 "the error came as type " + std::to_string(r.type) + ", not Rlerror (7)");
-      },
-  });
-  catalogue.Add({
-      .name = "Required.Errors.EcodeIsNonzero",
-      .level = Level::kRequired,
-      .spec = "spec/9p2000.L.md §8.27; 9P2000.L Rlerror (diod protocol.md): \"ecode is a numerical Linux errno\"; 0 is not an error",
-      .needs = {},
-      .run = [](CaseContext& c) {
-        Probe& p = c.Session();
-        auto r = p.Call(Tclunk{0x7ead0007u});
-        if (!c.ExpectError(r, "Tclunk of an unknown fid")) return;
-        c.Expect(r.error != Errno::kOk, "Rlerror with ecode 0");
-      },
-  });
 }
 
 }  // namespace p9x::conformance

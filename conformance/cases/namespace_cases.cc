@@ -30,7 +30,6 @@ bool Exists(Probe& p, uint32_t dir, const std::string& name) {
 void RegisterNamespaceCases(Catalogue& catalogue) {
   catalogue.Add({
       .name = "Required.Rename.MovesFile",
-      .level = Level::kRequired,
       .spec = kRenameSpec,
       .needs = {Capability::kWritable},
       .run = [](CaseContext& c) {
@@ -44,7 +43,6 @@ void RegisterNamespaceCases(Catalogue& catalogue) {
   });
   catalogue.Add({
       .name = "Required.Rename.FidFollowsFile",
-      .level = Level::kRequired,
       .spec = kRenameSpec + std::string(" (the fid keeps referring to the renamed object)"),
       .needs = {Capability::kWritable},
       .run = [](CaseContext& c) {
@@ -60,7 +58,6 @@ void RegisterNamespaceCases(Catalogue& catalogue) {
   });
   catalogue.Add({
       .name = "Required.Rename.IntoOtherDirectory",
-      .level = Level::kRequired,
       .spec = kRenameSpec,
       .needs = {Capability::kWritable},
       .run = [](CaseContext& c) {
@@ -76,7 +73,6 @@ void RegisterNamespaceCases(Catalogue& catalogue) {
   });
   catalogue.Add({
       .name = "Required.Renameat.MovesFile",
-      .level = Level::kRequired,
       .spec = kRenameatSpec,
       .needs = {Capability::kWritable},
       .run = [](CaseContext& c) {
@@ -89,7 +85,6 @@ void RegisterNamespaceCases(Catalogue& catalogue) {
   });
   catalogue.Add({
       .name = "Required.Renameat.ReplacesTarget",
-      .level = Level::kRequired,
       .spec = kRenameatSpec + std::string("; rename(2): \"If newpath already exists, it will be atomically replaced\""),
       .needs = {Capability::kWritable},
       .run = [](CaseContext& c) {
@@ -104,7 +99,6 @@ void RegisterNamespaceCases(Catalogue& catalogue) {
   });
   catalogue.Add({
       .name = "Required.Renameat.MissingSourceRefused",
-      .level = Level::kRequired,
       .spec = kRenameatSpec + std::string("; rename(2): ENOENT \"The link named by oldpath does not exist\""),
       .needs = {Capability::kWritable},
       .run = [](CaseContext& c) {
@@ -115,7 +109,6 @@ void RegisterNamespaceCases(Catalogue& catalogue) {
   });
   catalogue.Add({
       .name = "Required.Unlinkat.RemovesFile",
-      .level = Level::kRequired,
       .spec = kUnlinkatSpec,
       .needs = {Capability::kWritable},
       .run = [](CaseContext& c) {
@@ -128,7 +121,6 @@ void RegisterNamespaceCases(Catalogue& catalogue) {
   });
   catalogue.Add({
       .name = "Required.Unlinkat.RemovesDirectoryWithFlag",
-      .level = Level::kRequired,
       .spec = kUnlinkatSpec,
       .needs = {Capability::kWritable},
       .run = [](CaseContext& c) {
@@ -141,7 +133,6 @@ void RegisterNamespaceCases(Catalogue& catalogue) {
   });
   catalogue.Add({
       .name = "Required.Unlinkat.NonEmptyDirectoryRefused",
-      .level = Level::kRequired,
       .spec = kUnlinkatSpec + std::string("; rmdir(2): ENOTEMPTY"),
       .needs = {Capability::kWritable},
       .run = [](CaseContext& c) {
@@ -154,7 +145,6 @@ void RegisterNamespaceCases(Catalogue& catalogue) {
   });
   catalogue.Add({
       .name = "Required.Unlinkat.MissingNameRefused",
-      .level = Level::kRequired,
       .spec = kUnlinkatSpec,
       .needs = {Capability::kWritable},
       .run = [](CaseContext& c) {
@@ -165,7 +155,6 @@ void RegisterNamespaceCases(Catalogue& catalogue) {
   });
   catalogue.Add({
       .name = "Recommended.Unlinkat.DirectoryWithoutFlagIsEisdir",
-      .level = Level::kRecommended,
       .spec = kUnlinkatSpec + std::string("; unlink(2): EISDIR \"pathname refers to a directory\""),
       .needs = {Capability::kWritable},
       .run = [](CaseContext& c) {
@@ -177,7 +166,6 @@ void RegisterNamespaceCases(Catalogue& catalogue) {
   });
   catalogue.Add({
       .name = "Required.Remove.RemovesFile",
-      .level = Level::kRequired,
       .spec = kRemoveSpec,
       .needs = {Capability::kWritable},
       .run = [](CaseContext& c) {
@@ -191,7 +179,6 @@ void RegisterNamespaceCases(Catalogue& catalogue) {
   });
   catalogue.Add({
       .name = "Required.Remove.ClunksFid",
-      .level = Level::kRequired,
       .spec = kRemoveSpec,
       .needs = {Capability::kWritable},
       .run = [](CaseContext& c) {
@@ -205,7 +192,6 @@ void RegisterNamespaceCases(Catalogue& catalogue) {
   });
   catalogue.Add({
       .name = "Required.Remove.FailureStillClunksFid",
-      .level = Level::kRequired,
       .spec = kRemoveSpec,
       .needs = {Capability::kWritable},
       .run = [](CaseContext& c) {
@@ -220,7 +206,6 @@ void RegisterNamespaceCases(Catalogue& catalogue) {
   });
   catalogue.Add({
       .name = "Required.Link.SameQidBothNames",
-      .level = Level::kRequired,
       .spec = "spec/9p2000.L.md §8.24; 9P2000.L link (diod protocol.md): \"link creates a hard link name in directory dfid. The link "
               "target is referenced by fid.\"; qid(5): one file, one qid",
       .needs = {Capability::kWritable, Capability::kHardLinks},
@@ -237,7 +222,6 @@ void RegisterNamespaceCases(Catalogue& catalogue) {
   });
   catalogue.Add({
       .name = "Required.Link.DirectoryRefused",
-      .level = Level::kRequired,
       .spec = "link(2): EPERM \"oldpath is a directory\"",
       .needs = {Capability::kWritable, Capability::kHardLinks},
       .run = [](CaseContext& c) {
@@ -250,7 +234,6 @@ void RegisterNamespaceCases(Catalogue& catalogue) {
   });
   catalogue.Add({
       .name = "Required.Symlink.QidIsSymlink",
-      .level = Level::kRequired,
       .spec = "spec/9p2000.L.md §8.13; 9P2000.L symlink (diod protocol.md): \"symlink creates a symbolic link name in directory dfid\"; "
               "qid(5)/Linux: QTSYMLINK (0x02) marks symbolic links",
       .needs = {Capability::kWritable, Capability::kSymlinks},
@@ -264,7 +247,6 @@ void RegisterNamespaceCases(Catalogue& catalogue) {
   });
   catalogue.Add({
       .name = "Required.Symlink.WalkDoesNotFollow",
-      .level = Level::kRequired,
       .spec = "spec/9p2000.L.md §8.5: the server does not follow symbolic links on walk (the client resolves them)",
       .needs = {Capability::kWritable, Capability::kSymlinks},
       .run = [](CaseContext& c) {
@@ -281,7 +263,6 @@ void RegisterNamespaceCases(Catalogue& catalogue) {
   });
   catalogue.Add({
       .name = "Required.Readlink.ReturnsTarget",
-      .level = Level::kRequired,
       .spec = "spec/9p2000.L.md §8.21; 9P2000.L readlink (diod protocol.md): \"readlink returns the contents of the symbolic link "
               "referenced by fid\"",
       .needs = {Capability::kWritable, Capability::kSymlinks},
@@ -296,7 +277,6 @@ void RegisterNamespaceCases(Catalogue& catalogue) {
   });
   catalogue.Add({
       .name = "Required.Readlink.OnFileRefused",
-      .level = Level::kRequired,
       .spec = "readlink(2): EINVAL \"The named file is not a symbolic link\"",
       .needs = {Capability::kWritable},
       .run = [](CaseContext& c) {
@@ -308,7 +288,6 @@ void RegisterNamespaceCases(Catalogue& catalogue) {
   });
   catalogue.Add({
       .name = "Required.Mknod.CreatesFifo",
-      .level = Level::kRequired,
       .spec = "spec/9p2000.L.md §8.14; 9P2000.L mknod (diod protocol.md): \"mknod creates a device node name in directory dfid with "
               "major and minor numbers\"; mode carries the S_IFMT type (mknod(2))",
       .needs = {Capability::kWritable, Capability::kFifos},
@@ -322,7 +301,6 @@ void RegisterNamespaceCases(Catalogue& catalogue) {
   });
   catalogue.Add({
       .name = "Required.Mknod.CreatesCharDevice",
-      .level = Level::kRequired,
       .spec = "spec/9p2000.L.md §8.14; 9P2000.L mknod: major and minor give the device number (stat(2) st_rdev)",
       .needs = {Capability::kWritable, Capability::kDevices},
       .run = [](CaseContext& c) {
@@ -336,7 +314,6 @@ void RegisterNamespaceCases(Catalogue& catalogue) {
   });
   catalogue.Add({
       .name = "Required.Mknod.ExistingNameRefused",
-      .level = Level::kRequired,
       .spec = "mknod(2): EEXIST \"pathname already exists\"",
       .needs = {Capability::kWritable, Capability::kFifos},
       .run = [](CaseContext& c) {

@@ -2,6 +2,7 @@
 // routes (walk, readdir, getattr, rename, hard link), a new path after delete and re-create,
 // qid.version; and the xqid dialect's 128-bit paths and wire layout.
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
 
 #include <algorithm>
 #include <map>
@@ -18,8 +19,8 @@ constexpr char kQidSpec[] =
     "intro(5): \"The qid represents the server's unique identification for the file being accessed: two "
     "files on the same server hierarchy are the same if and only if their qids are the same.\"";
 constexpr char kDistinctSpec[] =
-    "spec/xqid.md §12: a server MUST NOT give two files one qid path (legacy sessions); MUST give files on "
-    "different filesystems different (path_hi, path) (xqid sessions). The fixture's p1 and p2 are "
+    "spec/xqid.md §8 and spec/qid-map.md: a server MUST NOT give two files one qid path (legacy sessions); §7: "
+    "files on different filesystems have different (path_hi, path) (xqid sessions). The fixture's p1 and p2 are "
     "byte-identical ext4 images (same inode numbers) and p3 a tmpfs";
 
 // The fixture files that exist on every filesystem of the export (tests/fixture/make-fixture.sh).
@@ -126,7 +127,6 @@ std::vector<Seen> SurveyTree(CaseContext& c, Probe& p, size_t limit) {
 void RegisterQidCases(Catalogue& catalogue) {
   catalogue.Add({
       .name = "Required.Identity.FixtureFilesReachable",
-      .level = Level::kRequired,
       .spec = "walk(5): every file of the exported tree can be walked to; the fixture's p1, p2 (ext4) and p3 "
               "(tmpfs) are mounted inside the export (a server that does not cross mounts hides them)",
       .needs = {Capability::kMultiFs},
@@ -137,18 +137,20 @@ void RegisterQidCases(Catalogue& catalogue) {
   });
   catalogue.Add({
       .name = "Required.Identity.DistinctAcrossFilesystems",
-      .level = Level::kRequired,
-      .spec = std::string(kDistinctSpec) + "; " + kQidSpec,
+      .spec = std::string(kDistinctSpec) + "; " + kQidSpec + " Checked in a plain 9P2000.L session whatever the "
+              "run negotiated: the 64-bit qid path alone must tell the files apart",
       .needs = {Capability::kMultiFs},
       .run = [](CaseContext& c) {
-        Probe& p = c.Session();
+        Probe& p = c.Connect();
+        SessionParams plain = c.env().session;
+        plain.version = kVersion9P2000L;
+        if (!p.Start(plain)) return;
         const auto qids = WalkFixture(p);
         if (!c.stopped()) ExpectAllDistinct(c, qids);
       },
   });
   catalogue.Add({
       .name = "Required.Identity.DotEntriesMatchWalk",
-      .level = Level::kRequired,
       .spec = std::string(kQidSpec) + " The \".\" entry of a directory listing is the directory itself, also at "
               "a mount point",
       .needs = {Capability::kMultiFs},
@@ -170,7 +172,6 @@ void RegisterQidCases(Catalogue& catalogue) {
   });
   catalogue.Add({
       .name = "Required.Identity.TreeQidsMatchGroundTruth",
-      .level = Level::kRequired,
       .spec = std::string(kQidSpec) + " Checked over the export's tree (up to 400 paths) against lstat(2) "
               "(dev, ino) through --local-root, by every route: walk, getattr, readdir entries, \".\"",
       .needs = {Capability::kLocalRoot},
@@ -219,7 +220,6 @@ void RegisterQidCases(Catalogue& catalogue) {
   });
   catalogue.Add({
       .name = "Required.Identity.ListingsMatchLocalTree",
-      .level = Level::kRequired,
       .spec = "readdir as getdents(2): a directory lists its entries, also when it is a mount point inside the "
               "export (compared with the local directory through --local-root)",
       .needs = {Capability::kLocalRoot, Capability::kMultiFs},
@@ -245,7 +245,6 @@ void RegisterQidCases(Catalogue& catalogue) {
   });
   catalogue.Add({
       .name = "Required.Identity.RenameKeepsQid",
-      .level = Level::kRequired,
       .spec = "spec/9p2000.L.md §8.19: \"fid keeps naming the file, and its qid does not change\"",
       .needs = {Capability::kWritable},
       .run = [](CaseContext& c) {
@@ -260,7 +259,6 @@ void RegisterQidCases(Catalogue& catalogue) {
   });
   catalogue.Add({
       .name = "Required.Identity.RecreatedFileGetsNewQid",
-      .level = Level::kRequired,
       .spec = "spec/9p2000.L.md §8.26: \"A file created later under the same name gets a different qid when the "
               "host gives it a different inode\"; " + std::string(kQidSpec),
       .needs = {Capability::kWritable, Capability::kLocalRoot},
@@ -288,7 +286,6 @@ void RegisterQidCases(Catalogue& catalogue) {
   });
   catalogue.Add({
       .name = "Recommended.Identity.VersionChangesOnWrite",
-      .level = Level::kRecommended,
       .spec = "intro(5): \"The version is a version number for a file; typically, it is incremented every time "
               "the file is modified.\"",
       .needs = {Capability::kWritable},
@@ -306,7 +303,6 @@ void RegisterQidCases(Catalogue& catalogue) {
   });
   catalogue.Add({
       .name = "Recommended.Identity.StableAcrossSessions",
-      .level = Level::kRecommended,
       .spec = "spec/xqid.md §7: the qid SHOULD be stable for the life of the server process: a client's cache "
               "lives longer than a session",
       .needs = {Capability::kWritable},
@@ -322,7 +318,6 @@ void RegisterQidCases(Catalogue& catalogue) {
   });
   catalogue.Add({
       .name = "Required.Identity.DirectoryQidHasDirBit",
-      .level = Level::kRequired,
       .spec = "intro(5): \"the type of the file (directory, etc.), represented as a bit vector\"; QTDIR for "
               "directories, by every route",
       .needs = {Capability::kWritable},
@@ -341,7 +336,6 @@ void RegisterQidCases(Catalogue& catalogue) {
   // ---- xqid ----
   catalogue.Add({
       .name = "Xqid.Identity.DistinctAcrossFilesystems",
-      .level = Level::kXqid,
       .spec = kDistinctSpec,
       .needs = {Capability::kMultiFs},
       .run = [](CaseContext& c) {
@@ -356,7 +350,6 @@ void RegisterQidCases(Catalogue& catalogue) {
   });
   catalogue.Add({
       .name = "Xqid.Identity.HardLinksShareQid",
-      .level = Level::kXqid,
       .spec = "spec/xqid.md §7: two names of one file (hard links) MUST have the same (path_hi, path)",
       .needs = {Capability::kWritable, Capability::kHardLinks},
       .run = [](CaseContext& c) {
@@ -371,22 +364,41 @@ void RegisterQidCases(Catalogue& catalogue) {
   });
   catalogue.Add({
       .name = "Xqid.Identity.PathHiIsNotHostDevice",
-      .level = Level::kXqid,
-      .spec = "spec/xqid.md §7: \"path_hi MUST NOT be the raw st_dev\"",
-      .needs = {Capability::kWritable, Capability::kLocalRoot},
+      .spec = "spec/xqid.md §7: \"path_hi MUST NOT be the raw st_dev\": checked on every filesystem of the "
+              "fixture (the export's, p1, p2, p3) against the device number in each encoding a server could "
+              "leak (glibc's dev_t, the kernel's 32-bit new_encode_dev, the 16-bit old one, and MKDEV)",
+      .needs = {Capability::kWritable, Capability::kLocalRoot, Capability::kMultiFs},
       .run = [](CaseContext& c) {
         Probe& p = c.Session();
         const uint32_t dir = c.Scratch(p);
-        const Qid q = p.MakeFile(dir, "f");
-        struct stat st {};
-        if (c.stopped() || lstat(c.LocalPath(c.ScratchPath() + "/f").c_str(), &st) != 0) return;
-        c.Expect(q.path_hi != static_cast<uint64_t>(st.st_dev),
-                 "path_hi " + std::to_string(q.path_hi) + " is the host st_dev");
+        std::vector<std::pair<std::string, Qid>> files = {{c.ScratchPath() + "/f", p.MakeFile(dir, "f")}};
+        for (const auto& path : FixturePaths()) {
+          Qid q{};
+          p.Clunk(p.Walk(p.root(), path, &q));
+          files.emplace_back(Join(path), q);
+        }
+        for (const auto& [path, q] : files) {
+          struct stat st {};
+          if (c.stopped() || lstat(c.LocalPath(path).c_str(), &st) != 0) return;
+          const uint64_t ma = major(st.st_dev), mi = minor(st.st_dev);
+          const std::pair<uint64_t, const char*> encodings[] = {
+              {static_cast<uint64_t>(st.st_dev), "st_dev"},
+              {(mi & 0xff) | (ma << 8) | ((mi & ~uint64_t{0xff}) << 12), "new_encode_dev(st_dev)"},
+              {((ma & 0xff) << 8) | (mi & 0xff), "old_encode_dev(st_dev)"},
+              {(ma << 20) | mi, "MKDEV(major, minor)"},
+          };
+          for (const auto& [value, name] : encodings) {
+            if (!c.Expect(q.path_hi != value, path + ": path_hi " + std::to_string(q.path_hi) + " is the host's " +
+                                                  name + " (" + std::to_string(major(st.st_dev)) + ":" +
+                                                  std::to_string(minor(st.st_dev)) + ")")) {
+              return;
+            }
+          }
+        }
       },
   });
   catalogue.Add({
       .name = "Xqid.Identity.StableAcrossRoutes",
-      .level = Level::kXqid,
       .spec = "spec/xqid.md §7: a file's qid MUST be the same by every route: walk, getattr, readdir entry, after rename",
       .needs = {Capability::kWritable},
       .run = [](CaseContext& c) {
@@ -414,7 +426,6 @@ void RegisterQidCases(Catalogue& catalogue) {
   });
   catalogue.Add({
       .name = "Xqid.Identity.StableWithinSession",
-      .level = Level::kXqid,
       .spec = "spec/xqid.md §7: \"The pair MUST be stable for the life of the session\"",
       .needs = {Capability::kWritable},
       .run = [](CaseContext& c) {
@@ -432,7 +443,6 @@ void RegisterQidCases(Catalogue& catalogue) {
   });
   catalogue.Add({
       .name = "Xqid.Readdir.EntryQidMatchesWalk",
-      .level = Level::kXqid,
       .spec = "spec/xqid.md §7: the readdir entry's 128-bit qid equals the walk qid",
       .needs = {},
       .run = [](CaseContext& c) {
@@ -454,7 +464,6 @@ void RegisterQidCases(Catalogue& catalogue) {
   });
   catalogue.Add({
       .name = "Xqid.Wire.RwalkQidsAreExtended",
-      .level = Level::kXqid,
       .spec = "spec/xqid.md §6: Rwalk's nwqid*qid are 21-byte qids in an xqid session",
       .needs = {Capability::kWritable},
       .run = [](CaseContext& c) {
@@ -470,7 +479,6 @@ void RegisterQidCases(Catalogue& catalogue) {
   });
   catalogue.Add({
       .name = "Xqid.Wire.RgetattrFieldsFollowExtendedQid",
-      .level = Level::kXqid,
       .spec = "spec/xqid.md §6: \"Rgetattr: every field after the qid (mode ... data_version) moves 8 bytes later\"",
       .needs = {Capability::kWritable},
       .run = [](CaseContext& c) {
@@ -486,7 +494,6 @@ void RegisterQidCases(Catalogue& catalogue) {
   });
   catalogue.Add({
       .name = "Xqid.Wire.RreaddirEntriesAreExtended",
-      .level = Level::kXqid,
       .spec = "spec/xqid.md §6: \"Rreaddir: each entry is qid offset[8] type[1] name[s], 8 bytes longer: 32 + "
               "len(name)\"",
       .needs = {Capability::kWritable},

@@ -40,7 +40,6 @@ uint32_t DirWithFiles(CaseContext& c, Probe& p, int n, std::map<std::string, Qid
 void RegisterReaddirCases(Catalogue& catalogue) {
   catalogue.Add({
       .name = "Required.Readdir.ListsCreatedEntries",
-      .level = Level::kRequired,
       .spec = kReaddirSpec,
       .needs = {Capability::kWritable},
       .run = [](CaseContext& c) {
@@ -56,7 +55,6 @@ void RegisterReaddirCases(Catalogue& catalogue) {
   });
   catalogue.Add({
       .name = "Required.Readdir.ManyEntriesEachOnce",
-      .level = Level::kRequired,
       .spec = kReaddirSpec,
       .needs = {Capability::kWritable},
       .run = [](CaseContext& c) {
@@ -72,7 +70,6 @@ void RegisterReaddirCases(Catalogue& catalogue) {
   });
   catalogue.Add({
       .name = "Required.Readdir.ResumeAtOffset",
-      .level = Level::kRequired,
       .spec = kReaddirSpec,
       .needs = {Capability::kWritable},
       .run = [](CaseContext& c) {
@@ -93,7 +90,6 @@ void RegisterReaddirCases(Catalogue& catalogue) {
   });
   catalogue.Add({
       .name = "Required.Readdir.SmallCountReturnsWholeEntries",
-      .level = Level::kRequired,
       .spec = std::string(kReaddirSpec) + " (entries are never split across replies)",
       .needs = {Capability::kWritable},
       .run = [](CaseContext& c) {
@@ -124,7 +120,6 @@ void RegisterReaddirCases(Catalogue& catalogue) {
   });
   catalogue.Add({
       .name = "Required.Readdir.CountRespected",
-      .level = Level::kRequired,
       .spec = kReaddirSpec,
       .needs = {Capability::kWritable},
       .run = [](CaseContext& c) {
@@ -137,7 +132,6 @@ void RegisterReaddirCases(Catalogue& catalogue) {
   });
   catalogue.Add({
       .name = "Required.Readdir.EndReturnsEmpty",
-      .level = Level::kRequired,
       .spec = kReaddirSpec,
       .needs = {Capability::kWritable},
       .run = [](CaseContext& c) {
@@ -152,7 +146,6 @@ void RegisterReaddirCases(Catalogue& catalogue) {
   });
   catalogue.Add({
       .name = "Required.Readdir.EntryQidsEqualWalkQids",
-      .level = Level::kRequired,
       .spec = "qid(5): \"two files on the same server hierarchy are the same if and only if their qids are "
               "the same\": an entry's qid is the qid a walk to it returns",
       .needs = {Capability::kWritable},
@@ -175,7 +168,6 @@ void RegisterReaddirCases(Catalogue& catalogue) {
   });
   catalogue.Add({
       .name = "Required.Readdir.DotEntryEqualsDirQid",
-      .level = Level::kRequired,
       .spec = "qid(5): the same file has the same qid; the \".\" entry is the directory itself",
       .needs = {Capability::kWritable},
       .run = [](CaseContext& c) {
@@ -193,7 +185,6 @@ void RegisterReaddirCases(Catalogue& catalogue) {
   });
   catalogue.Add({
       .name = "Recommended.Readdir.ListsDotAndDotDot",
-      .level = Level::kRecommended,
       .spec = "getdents(2) as carried by 9P2000.L readdir: a directory lists \".\" and \"..\" (the Linux "
               "client passes entries through to readdir(3))",
       .needs = {},
@@ -208,7 +199,6 @@ void RegisterReaddirCases(Catalogue& catalogue) {
   });
   catalogue.Add({
       .name = "Required.Readdir.EntryTypesMatchQids",
-      .level = Level::kRequired,
       .spec = "spec/9p2000.L.md §8.16; 9P2000.L readdir: type is the d_type of the entry; qid(5): QTDIR marks directories. An "
               "entry's d_type and its qid.type agree (QEMU sends qid type 0 for every entry)",
       .needs = {Capability::kWritable},
@@ -236,7 +226,6 @@ void RegisterReaddirCases(Catalogue& catalogue) {
   });
   catalogue.Add({
       .name = "Required.Readdir.UnopenedFidRefused",
-      .level = Level::kRequired,
       .spec = std::string(kReaddirSpec) + " (fid must have been opened with lopen)",
       .needs = {},
       .run = [](CaseContext& c) {
@@ -247,7 +236,6 @@ void RegisterReaddirCases(Catalogue& catalogue) {
   });
   catalogue.Add({
       .name = "Required.Readdir.OnFileRefused",
-      .level = Level::kRequired,
       .spec = kReaddirSpec,
       .needs = {Capability::kWritable},
       .run = [](CaseContext& c) {

@@ -20,7 +20,6 @@ constexpr char kNewfidSpec[] =
 void RegisterWalkCases(Catalogue& catalogue) {
   catalogue.Add({
       .name = "Required.Walk.ZeroNamesClones",
-      .level = Level::kRequired,
       .spec = "walk(5): \"It is legal for nwname to be zero, in which case newfid will represent the same "
               "file as fid and the walk will usually succeed\"",
       .needs = {},
@@ -36,7 +35,6 @@ void RegisterWalkCases(Catalogue& catalogue) {
   });
   catalogue.Add({
       .name = "Required.Walk.ZeroNamesSameFid",
-      .level = Level::kRequired,
       .spec = "walk(5): \"newfid may be the same as fid\" with nwname zero",
       .needs = {},
       .run = [](CaseContext& c) {
@@ -48,7 +46,6 @@ void RegisterWalkCases(Catalogue& catalogue) {
   });
   catalogue.Add({
       .name = "Required.Walk.SixteenNames",
-      .level = Level::kRequired,
       .spec = "walk(5): \"a maximum of sixteen name elements or qids may be packed in a single message\"",
       .needs = {Capability::kWritable},
       .run = [](CaseContext& c) {
@@ -72,7 +69,6 @@ void RegisterWalkCases(Catalogue& catalogue) {
   });
   catalogue.Add({
       .name = "Required.Walk.MoreThanSixteenNamesRefused",
-      .level = Level::kRequired,
       .spec = "walk(5): \"a maximum of sixteen name elements or qids may be packed in a single message\"; "
               "the server answers Rlerror or closes the connection",
       .needs = {},
@@ -90,7 +86,6 @@ void RegisterWalkCases(Catalogue& catalogue) {
   });
   catalogue.Add({
       .name = "Required.Walk.PartialWalkReturnsPrefix",
-      .level = Level::kRequired,
       .spec = kPartialSpec,
       .needs = {Capability::kWritable},
       .run = [](CaseContext& c) {
@@ -108,7 +103,6 @@ void RegisterWalkCases(Catalogue& catalogue) {
   });
   catalogue.Add({
       .name = "Required.Walk.PartialWalkLeavesNewfidUnused",
-      .level = Level::kRequired,
       .spec = kNewfidSpec,
       .needs = {Capability::kWritable},
       .run = [](CaseContext& c) {
@@ -123,7 +117,6 @@ void RegisterWalkCases(Catalogue& catalogue) {
   });
   catalogue.Add({
       .name = "Required.Walk.PartialWalkLeavesFidUnaffected",
-      .level = Level::kRequired,
       .spec = kNewfidSpec,
       .needs = {Capability::kWritable},
       .run = [](CaseContext& c) {
@@ -140,7 +133,6 @@ void RegisterWalkCases(Catalogue& catalogue) {
   });
   catalogue.Add({
       .name = "Required.Walk.FirstNameMissingIsError",
-      .level = Level::kRequired,
       .spec = kPartialSpec,
       .needs = {},
       .run = [](CaseContext& c) {
@@ -151,7 +143,6 @@ void RegisterWalkCases(Catalogue& catalogue) {
   });
   catalogue.Add({
       .name = "Recommended.Walk.MissingNameIsEnoent",
-      .level = Level::kRecommended,
       .spec = "spec/9p2000.L.md §5: 9P2000.L errors are Linux errno values: a missing name is ENOENT",
       .needs = {},
       .run = [](CaseContext& c) {
@@ -162,7 +153,6 @@ void RegisterWalkCases(Catalogue& catalogue) {
   });
   catalogue.Add({
       .name = "Required.Fid.NewfidInUseRefused",
-      .level = Level::kRequired,
       .spec = kNewfidSpec,
       .needs = {},
       .run = [](CaseContext& c) {
@@ -173,7 +163,6 @@ void RegisterWalkCases(Catalogue& catalogue) {
   });
   catalogue.Add({
       .name = "Required.Walk.NewfidEqualsFidMovesFid",
-      .level = Level::kRequired,
       .spec = "walk(5): \"If newfid is the same as fid, ... fid will represent the file that results\"",
       .needs = {Capability::kWritable},
       .run = [](CaseContext& c) {
@@ -187,7 +176,6 @@ void RegisterWalkCases(Catalogue& catalogue) {
   });
   catalogue.Add({
       .name = "Required.Walk.DotDotAtRootIsNoOp",
-      .level = Level::kRequired,
       .spec = "walk(5): \"A walk of the name .. in the root directory of a server is equivalent to a walk "
               "with no name elements.\" (gVisor refuses .. with EINVAL instead)",
       .needs = {},
@@ -201,7 +189,6 @@ void RegisterWalkCases(Catalogue& catalogue) {
   });
   catalogue.Add({
       .name = "Required.Walk.DotDotReturnsParent",
-      .level = Level::kRequired,
       .spec = "walk(5): \"The name .. (dot-dot) represents the parent directory.\"",
       .needs = {Capability::kWritable},
       .run = [](CaseContext& c) {
@@ -218,7 +205,6 @@ void RegisterWalkCases(Catalogue& catalogue) {
   });
   catalogue.Add({
       .name = "Required.Walk.NameWithSlashRefused",
-      .level = Level::kRequired,
       .spec = "walk(5): each wname is one path name element; intro(5): \"/\" separates elements and "
               "cannot appear in a name",
       .needs = {Capability::kWritable},
@@ -232,7 +218,6 @@ void RegisterWalkCases(Catalogue& catalogue) {
   });
   catalogue.Add({
       .name = "Required.Walk.FromFileRefused",
-      .level = Level::kRequired,
       .spec = "walk(5): \"The fid must represent a directory unless zero path name elements are specified.\"",
       .needs = {Capability::kWritable},
       .run = [](CaseContext& c) {
@@ -245,7 +230,6 @@ void RegisterWalkCases(Catalogue& catalogue) {
   });
   catalogue.Add({
       .name = "Required.Fid.UnknownFidRefused",
-      .level = Level::kRequired,
       .spec = "walk(5): \"The fid must be valid in the current session\"",
       .needs = {},
       .run = [](CaseContext& c) {
@@ -255,7 +239,6 @@ void RegisterWalkCases(Catalogue& catalogue) {
   });
   catalogue.Add({
       .name = "Required.Walk.QidsMatchStepwiseWalks",
-      .level = Level::kRequired,
       .spec = "walk(5): the qids are those \"of the files that are visited by the nwqid successful "
               "elementwise walks\"",
       .needs = {Capability::kWritable},
@@ -275,7 +258,6 @@ void RegisterWalkCases(Catalogue& catalogue) {
   });
   catalogue.Add({
       .name = "Recommended.Walk.EmptyNameRefused",
-      .level = Level::kRecommended,
       .spec = "walk(5): each wname is a path name element; the empty string names no file",
       .needs = {},
       .run = [](CaseContext& c) {

@@ -58,7 +58,6 @@ std::string GetXattr(CaseContext& c, Probe& p, uint32_t fid, std::string_view na
 void RegisterXattrLockCases(Catalogue& catalogue) {
   catalogue.Add({
       .name = "Required.Xattr.SetThenGet",
-      .level = Level::kRequired,
       .spec = kXattrSpec,
       .needs = {Capability::kWritable, Capability::kXattrs},
       .run = [](CaseContext& c) {
@@ -81,7 +80,6 @@ void RegisterXattrLockCases(Catalogue& catalogue) {
   });
   catalogue.Add({
       .name = "Required.Xattr.ListIncludesName",
-      .level = Level::kRequired,
       .spec = kXattrSpec,
       .needs = {Capability::kWritable, Capability::kXattrs},
       .run = [](CaseContext& c) {
@@ -105,7 +103,6 @@ void RegisterXattrLockCases(Catalogue& catalogue) {
   });
   catalogue.Add({
       .name = "Required.Xattr.MissingRefused",
-      .level = Level::kRequired,
       .spec = kXattrSpec + std::string("; getxattr(2): ENODATA \"The named attribute does not exist\""),
       .needs = {Capability::kWritable, Capability::kXattrs},
       .run = [](CaseContext& c) {
@@ -118,7 +115,6 @@ void RegisterXattrLockCases(Catalogue& catalogue) {
   });
   catalogue.Add({
       .name = "Recommended.Xattr.MissingIsEnodata",
-      .level = Level::kRecommended,
       .spec = "getxattr(2): ENODATA \"The named attribute does not exist\"",
       .needs = {Capability::kWritable, Capability::kXattrs},
       .run = [](CaseContext& c) {
@@ -132,7 +128,6 @@ void RegisterXattrLockCases(Catalogue& catalogue) {
   });
   catalogue.Add({
       .name = "Required.Xattr.CreateFlagOnExistingRefused",
-      .level = Level::kRequired,
       .spec = kXattrSpec + std::string("; setxattr(2): XATTR_CREATE \"Perform a pure create, which fails if "
                                        "the named attribute exists already\""),
       .needs = {Capability::kWritable, Capability::kXattrs},
@@ -155,7 +150,6 @@ void RegisterXattrLockCases(Catalogue& catalogue) {
 
   catalogue.Add({
       .name = "Required.Lock.WriteLockGranted",
-      .level = Level::kRequired,
       .spec = kLockSpec,
       .needs = {Capability::kWritable, Capability::kLocks},
       .run = [](CaseContext& c) {
@@ -170,7 +164,6 @@ void RegisterXattrLockCases(Catalogue& catalogue) {
   });
   catalogue.Add({
       .name = "Required.Lock.UnlockSucceeds",
-      .level = Level::kRequired,
       .spec = kLockSpec,
       .needs = {Capability::kWritable, Capability::kLocks},
       .run = [](CaseContext& c) {
@@ -186,7 +179,6 @@ void RegisterXattrLockCases(Catalogue& catalogue) {
   });
   catalogue.Add({
       .name = "Required.Lock.GetlockOfUnlockedFile",
-      .level = Level::kRequired,
       .spec = kLockSpec + std::string("; fcntl(2) F_GETLK: \"If no lock is found that would prevent the lock "
                                       "from being created, then fcntl() ... set[s] the l_type field of lock to F_UNLCK\""),
       .needs = {Capability::kWritable, Capability::kLocks},
@@ -202,7 +194,6 @@ void RegisterXattrLockCases(Catalogue& catalogue) {
   });
   catalogue.Add({
       .name = "Recommended.Lock.ConflictAcrossConnectionsReported",
-      .level = Level::kRecommended,
       .spec = kLockSpec + std::string("; fcntl(2) F_SETLK: a conflicting lock held by another client is "
                                       "refused (Rlock status BLOCKED, not SUCCESS)"),
       .needs = {Capability::kWritable, Capability::kLocks},

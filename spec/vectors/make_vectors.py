@@ -2,7 +2,7 @@
 """Writes the golden vectors of spec/vectors/ (format: README.md in this folder).
 
 The bytes here are built by hand from the wire layouts of 9P2000.L (diod protocol.md, Linux
-include/net/9p/9p.h and net/9p/protocol.c; summarised in research/protocol.md section 1.3), not by
+include/net/9p/9p.h and net/9p/protocol.c), not by
 p9x's encoder: the vectors are the codec's specification, and tests/vectors checks the codec
 against them. The text form follows codec/text.h. Every layout below is written out field by
 field, in wire order, independently of spec/messages.json.

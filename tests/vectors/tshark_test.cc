@@ -2,7 +2,7 @@
 //
 // Every valid vector that exists in 9P2000.L (dialect legacy or both) goes into one capture built
 // with text2pcap, each preceded by a 9P2000.L Tversion/Rversion pair so that the dissector's
-// per-conversation version tracking is in 9P2000.L mode (research/peers.md section 5). tshark
+// per-conversation version tracking is in 9P2000.L mode (spec/evidence/peers.md). tshark
 // decodes the capture to JSON, and every field our codec decodes must show the same value there:
 // header, fids, tags, names, qid type/version/path, msize, version, counts, offsets, modes,
 // attribute times, and the data bytes. Conversely every value tshark shows must be accounted for,

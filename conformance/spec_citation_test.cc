@@ -1,0 +1,176 @@
+// Reads spec/xqid.md and spec/qid-map.md sentence by sentence and fails on a normative sentence
+// (one with MUST, MUST NOT, SHOULD or SHOULD NOT) that names no check, or names a check that does
+// not exist. A check is a conformance case, `Level.Area.Case`, registered in the catalogue, or a
+// unit test, `Suite.Name`, defined by TEST/TEST_F/TEST_P in a *_test.cc file of the tree. The
+// names are backquoted and stand in the sentence itself (spec/xqid.md §13).
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <fstream>
+#include <algorithm>
+#include <cctype>
+#include <regex>
+#include <set>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "conformance/cases/cases.h"
+#include "conformance/catalogue.h"
+
+namespace p9x::conformance {
+namespace {
+
+std::string ReadFile(const std::filesystem::path& path) {
+  std::ifstream in(path);
+  std::stringstream text;
+  text << in.rdbuf();
+  return text.str();
+}
+
+// "Suite.Name" of every gtest defined in the tree's *_test.cc files (build directories skipped).
+std::set<std::string> UnitTestNames(const std::filesystem::path& root) {
+  std::set<std::string> names;
+  const std::regex defined(R"(\bTEST(?:_F|_P)?\(\s*(\w+)\s*,\s*(\w+)\s*\))");
+  for (auto it = std::filesystem::recursive_directory_iterator(root); it != std::filesystem::recursive_directory_iterator();
+       ++it) {
+    const std::string leaf = it->path().filename().string();
+    if (it->is_directory() && (leaf.starts_with("build") || leaf.starts_with("."))) {
+      it.disable_recursion_pending();
+      continue;
+    }
+    if (!it->is_regular_file() || !leaf.ends_with("_test.cc")) continue;
+    const std::string text = ReadFile(it->path());
+    for (auto m = std::sregex_iterator(text.begin(), text.end(), defined); m != std::sregex_iterator(); ++m) {
+      names.insert((*m)[1].str() + "." + (*m)[2].str());
+    }
+  }
+  return names;
+}
+
+struct Sentence {
+  int line;  // where it starts in the document (1-based)
+  std::string text;
+};
+
+// Splits a sentence after '.', '!' or '?' followed by a space and a capital letter, a backquote,
+// '*' or '('; "e.g." and "i.e." do not end one.
+void SplitSentences(const std::string& block, int line, std::vector<Sentence>* out) {
+  size_t start = 0;
+  for (size_t i = 0; i + 2 < block.size(); ++i) {
+    const char c = block[i];
+    if ((c != '.' && c != '!' && c != '?') || block[i + 1] != ' ') continue;
+    const char next = block[i + 2];
+    if (!(std::isupper(static_cast<unsigned char>(next)) || next == '`' || next == '*' || next == '(')) continue;
+    const std::string before = block.substr(start, i + 1 - start);
+    if (before.ends_with("e.g.") || before.ends_with("i.e.")) continue;
+    out->push_back({line, before});
+    start = i + 2;
+  }
+  if (start < block.size()) out->push_back({line, block.substr(start)});
+}
+
+// The document's prose as sentences: fenced code is skipped; a heading, a list item and a table
+// row each start a new block; lines of one paragraph or item are joined.
+std::vector<Sentence> Sentences(const std::string& doc) {
+  std::vector<Sentence> out;
+  std::istringstream in(doc);
+  std::string line, block;
+  int number = 0, block_line = 0;
+  bool fenced = false;
+  auto flush = [&] {
+    if (!block.empty()) SplitSentences(block, block_line, &out);
+    block.clear();
+  };
+  const std::regex item(R"(^\s*([*+-]|\d+\.)\s)");
+  while (std::getline(in, line)) {
+    ++number;
+    if (line.starts_with("```")) {
+      flush();
+      fenced = !fenced;
+      continue;
+    }
+    if (fenced) continue;
+    const bool blank = line.find_first_not_of(" \t") == std::string::npos;
+    const bool starts_block = line.starts_with("#") || line.starts_with("|") || std::regex_search(line, item);
+    if (blank || starts_block) flush();
+    if (blank) continue;
+    if (block.empty()) block_line = number;
+    block += (block.empty() ? "" : " ") + line;
+    if (line.starts_with("#") || line.starts_with("|")) flush();
+  }
+  flush();
+  return out;
+}
+
+struct Problem {
+  int line;
+  std::string what;
+};
+
+// Every problem with `doc`'s normative sentences; `cases` and `tests` are the names that exist.
+std::vector<Problem> CheckDocument(const std::string& doc, const std::set<std::string>& cases,
+                                   const std::set<std::string>& tests) {
+  const std::regex normative(R"(\b(MUST|SHOULD)\b)");
+  const std::regex named(R"(`([A-Z][A-Za-z0-9]*(?:\.[A-Z][A-Za-z0-9]*){1,2})`)");
+  std::vector<Problem> problems;
+  for (const Sentence& s : Sentences(doc)) {
+    if (!std::regex_search(s.text, normative) || s.text.find("RFC 2119") != std::string::npos) continue;
+    const std::string excerpt = s.text.substr(0, 140);
+    int checks = 0, unknown = 0;
+    for (auto m = std::sregex_iterator(s.text.begin(), s.text.end(), named); m != std::sregex_iterator(); ++m) {
+      const std::string name = (*m)[1].str();
+      const bool is_case = std::count(name.begin(), name.end(), '.') == 2;
+      if (is_case ? cases.contains(name) : tests.contains(name)) {
+        ++checks;
+      } else {
+        ++unknown;
+        problems.push_back({s.line, "names " + name + ", which is not a " +
+                                        (is_case ? "conformance case" : "unit test") + ": " + excerpt});
+      }
+    }
+    if (checks == 0 && unknown == 0) problems.push_back({s.line, "names no check: " + excerpt});
+  }
+  return problems;
+}
+
+std::set<std::string> CaseNames() {
+  Catalogue catalogue;
+  RegisterAllCases(catalogue, "");
+  std::set<std::string> names;
+  for (const Case& c : catalogue.cases()) names.insert(c.name);
+  return names;
+}
+
+TEST(SpecCitations, CheckerFindsUncitedAndUnknownNamesSentenceBySentence) {
+  const std::set<std::string> cases = {"Required.Walk.ZeroNamesClones"};
+  const std::set<std::string> tests = {"Suite.Name"};
+  const std::string doc =
+      "# Title\n\nA server MUST do x (`Required.Walk.ZeroNamesClones`). A client SHOULD do y.\n"
+      "It MUST NOT do z (`Suite.Name`),\nsaid on two lines, e.g. here.\n\n"
+      "* A list item MUST cite `Required.Walk.NoSuchCase`.\n"
+      "| a table row | SHOULD cite `No.Such` |\n\n```\nMUST in code is not prose\n```\n"
+      "The key words MUST and SHOULD are used as in RFC 2119.\n";
+  const std::vector<Problem> problems = CheckDocument(doc, cases, tests);
+  ASSERT_EQ(problems.size(), 3u);
+  EXPECT_EQ(problems[0].line, 3);
+  EXPECT_NE(problems[0].what.find("names no check: A client SHOULD do y."), std::string::npos) << problems[0].what;
+  EXPECT_NE(problems[1].what.find("Required.Walk.NoSuchCase, which is not a conformance case"), std::string::npos);
+  EXPECT_EQ(problems[1].line, 7);
+  EXPECT_NE(problems[2].what.find("No.Such, which is not a unit test"), std::string::npos);
+}
+
+TEST(SpecCitations, EveryNormativeSentenceNamesACheckThatExists) {
+  const std::filesystem::path root = P9X_TEST_SOURCE_DIR;
+  const std::set<std::string> cases = CaseNames();
+  const std::set<std::string> tests = UnitTestNames(root);
+  ASSERT_TRUE(tests.contains("SpecCitations.EveryNormativeSentenceNamesACheckThatExists"));
+  for (const char* doc : {"spec/xqid.md", "spec/qid-map.md"}) {
+    const std::string text = ReadFile(root / doc);
+    ASSERT_FALSE(text.empty()) << doc;
+    for (const Problem& p : CheckDocument(text, cases, tests)) ADD_FAILURE() << doc << ":" << p.line << ": " << p.what;
+  }
+}
+
+}  // namespace
+}  // namespace p9x::conformance

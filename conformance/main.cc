@@ -9,9 +9,11 @@
 #include <cstring>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "conformance/cases/cases.h"
 #include "conformance/fixture.h"
+#include "conformance/html_report.h"
 #include "conformance/runner.h"
 #include "conformance/transport.h"
 
@@ -21,6 +23,8 @@ constexpr char kUsage[] =
     "usage: p9x-conform --target TARGET [options]\n"
     "       p9x-conform --list [--filter PATTERN]\n"
     "       p9x-conform fixture DIR [--script make-fixture.sh]\n"
+    "       p9x-conform compare A.json B.json ... --html OUT.html   (saved reports side by side)\n"
+    "       p9x-conform render A.json --html OUT.html               (a saved report as a page)\n"
     "\n"
     "TARGET: tcp:HOST:PORT | unix:PATH | exec:COMMAND (a server speaking 9P on its stdin/stdout)\n"
     "\n"
@@ -37,16 +41,18 @@ constexpr char kUsage[] =
     "  --fix                 rewrite the --expected list from this run's failures\n"
     "  --json FILE           write the report as JSON (schema: conformance/report.proto)\n"
     "  --junit FILE          write a JUnit XML report\n"
+    "  --html FILE           write the report as one self-contained HTML page\n"
     "  --timeout MS          per-reply timeout (default 5000)\n"
     "  --restart-cmd CMD     when the server stops answering after a failed case (it crashed), run CMD\n"
     "                        with /bin/sh -c to restart it and go on (at most 64 times); without it,\n"
-    "                        every later case fails \"the server is gone\"\n"
+    "                        every later case is reported \"not run\" and the run fails\n"
     "  --vectors DIR         invalid vectors to send (default: spec/vectors of the source tree)\n"
     "  --keep-scratch        do not remove the scratch directory\n"
     "  --verbose             print the transcript of every failing case\n"
     "\n"
     "Exit status: 0 iff there is no unexpected result (unexpected failure, unexpected pass, message\n"
-    "mismatch or stale expected-failure entry); 1 otherwise; 2 if the run could not start.\n";
+    "mismatch or stale expected-failure entry) and the server did not die; 1 otherwise; 2 if the run\n"
+    "could not start.\n";
 
 bool ParseUint(const char* s, uint64_t max, uint64_t* out) {
   char* end = nullptr;
@@ -72,6 +78,9 @@ int main(int argc, char** argv) {
     std::string script = DefaultFixtureScript();
     if (argc >= 5 && std::string_view(argv[3]) == "--script") script = argv[4];
     return BuildFixture(argv[2], script, stdout);
+  }
+  if (argc >= 2 && (std::string_view(argv[1]) == "compare" || std::string_view(argv[1]) == "render")) {
+    return RunReportCommand(argv[1], std::vector<std::string>(argv + 2, argv + argc), stderr);
   }
   for (int i = 1; i < argc; ++i) {
     const std::string_view arg = argv[i];
@@ -118,6 +127,8 @@ int main(int argc, char** argv) {
       options.json = value("--json");
     } else if (arg == "--junit") {
       options.junit = value("--junit");
+    } else if (arg == "--html") {
+      options.html = value("--html");
     } else if (arg == "--timeout") {
       if (!ParseUint(value("--timeout"), 600000, &n) || n == 0) return 64;
       options.timeout_ms = static_cast<int>(n);

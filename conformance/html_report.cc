@@ -152,7 +152,11 @@ table.matrix details p { max-width: 22rem; margin: .3rem 0; text-align: left; fo
 [hidden] { display: none !important; }
 abbr { text-decoration: none; }
 .tables { display: flex; flex-wrap: wrap; gap: 0 2rem; align-items: flex-start; }
-@media (max-width: 600px) { body { font-size: 14px; } main { padding: .6rem; } th, td { padding: .2rem .35rem; } }
+td small { font-weight: 400; }
+@media (max-width: 600px) {
+  body { font-size: 14px; } main { padding: .6rem; } th, td { padding: .2rem .35rem; }
+  dl.facts { grid-template-columns: 1fr; } dl.facts dd { margin-bottom: .4rem; }
+}
 @media print { form.filters, #shown { display: none; } body { background: #fff; } details.case { break-inside: avoid; } }
 )css";
 
@@ -358,24 +362,30 @@ std::string CompareToHtml(const std::vector<LabelledReport>& reports) {
 
   // Per-area totals: one table per status would be long; one cell per (area, server) instead,
   // "passed/total" with the failure count coloured.
-  h += "<h2>Per area</h2>\n<div class=\"scroll\"><table class=\"counts\"><caption>passed / total (failed)</caption>\n"
-       "<thead><tr><th>area</th>";
+  h += "<h2>Per area</h2>\n<div class=\"scroll\"><table class=\"counts\"><caption>passed / total, and what the "
+       "others were</caption>\n<thead><tr><th>area</th>";
   for (const LabelledReport& r : reports) h += "<th>" + Escape(r.label) + "</th>";
   h += "</tr></thead>\n<tbody>\n";
   auto area_row = [&](const std::string& area) {
     h += std::string(area.empty() ? "<tr class=\"total\"><th>total" : "<tr><th>" + Escape(area)) + "</th>";
     for (const LabelledReport& r : reports) {
-      int passed = 0, failed = 0, total = 0;
+      Counts counts{};
+      int total = 0;
       for (const proto::CaseResult& c : r.report.cases()) {
         if (!area.empty() && c.area() != area) continue;
         ++total;
-        const std::string st = DisplayStatus(c);
-        passed += st == "passed";
-        failed += st == "failed";
+        ++counts[StatusIndex(DisplayStatus(c))];
       }
-      const std::string cls = failed > 0 ? "s-failed" : total > 0 && passed == total ? "s-passed" : "";
-      h += "<td" + (cls.empty() ? std::string() : " class=\"" + cls + "\"") + ">" + std::to_string(passed) + " / " +
-           std::to_string(total) + (failed > 0 ? " (" + std::to_string(failed) + ")" : "") + "</td>";
+      // The cell takes the colour of its worst status: failed, then not run, xfail, skipped.
+      std::string cls = "s-passed";
+      for (std::string_view worst : {"skipped", "xfail", "not-run", "failed"}) {
+        if (counts[StatusIndex(worst)] > 0) cls = "s-" + std::string(worst);
+      }
+      h += "<td class=\"" + cls + "\">" + std::to_string(counts[StatusIndex("passed")]) + " / " + std::to_string(total);
+      for (size_t i = 1; i < counts.size(); ++i) {
+        if (counts[i] > 0) h += "<br><small>" + std::to_string(counts[i]) + " " + std::string(kStatusHeadings[i]) + "</small>";
+      }
+      h += "</td>";
     }
     h += "</tr>\n";
   };

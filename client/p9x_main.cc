@@ -868,6 +868,7 @@ Outcome RunDecode(Context& ctx, const std::vector<std::string>& args) {
     }
     if (std::isxdigit(static_cast<unsigned char>(hex[i]))) clean += hex[i];
   }
+  if (clean.empty()) return UsageFailure("decode: \"" + hex + "\" is neither hex nor a file");
   std::vector<uint8_t> bytes;
   if (!FromHex(clean, &bytes)) return UsageFailure("decode: not hex (odd number of digits?)");
   json all = json::array();

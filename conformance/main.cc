@@ -99,7 +99,10 @@ int main(int argc, char** argv) {
     } else if (arg == "--uname") {
       options.uname = value("--uname");
     } else if (arg == "--n-uname") {
-      if (!ParseUint(value("--n-uname"), 0xFFFFFFFFu, &n)) return 64;
+      if (!ParseUint(value("--n-uname"), 0xFFFFFFFFu, &n)) {
+        std::fprintf(stderr, "p9x-conform: --n-uname must be a number from 0 to 4294967295\n");
+        return 64;
+      }
       options.n_uname = static_cast<uint32_t>(n);
     } else if (arg == "--dialect") {
       options.dialect = value("--dialect");
@@ -130,7 +133,10 @@ int main(int argc, char** argv) {
     } else if (arg == "--html") {
       options.html = value("--html");
     } else if (arg == "--timeout") {
-      if (!ParseUint(value("--timeout"), 600000, &n) || n == 0) return 64;
+      if (!ParseUint(value("--timeout"), 600000, &n) || n == 0) {
+        std::fprintf(stderr, "p9x-conform: --timeout must be a number of milliseconds from 1 to 600000\n");
+        return 64;
+      }
       options.timeout_ms = static_cast<int>(n);
     } else if (arg == "--restart-cmd") {
       options.restart_cmd = value("--restart-cmd");

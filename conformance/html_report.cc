@@ -154,7 +154,8 @@ abbr { text-decoration: none; }
 .tables { display: flex; flex-wrap: wrap; gap: 0 2rem; align-items: flex-start; }
 td small { font-weight: 400; }
 @media (max-width: 600px) {
-  body { font-size: 14px; } main { padding: .6rem; } th, td { padding: .2rem .35rem; }
+  body { font-size: 14px; } main { padding: .6rem; } th, td { padding: .2rem .3rem; }
+  table.counts { font-size: .8rem; }
   dl.facts { grid-template-columns: 1fr; } dl.facts dd { margin-bottom: .4rem; }
 }
 @media print { form.filters, #shown { display: none; } body { background: #fff; } details.case { break-inside: avoid; } }

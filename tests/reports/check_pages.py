@@ -174,7 +174,7 @@ FILTER_CHECK = r"""
         if (c.type === 'checkbox') match = r.getAttribute('data-' + c.name) === 'yes';
         else if (c.name === 'status') match = r.getAttribute('data-status').split(' ').indexOf(v) >= 0;
         else match = r.getAttribute('data-' + c.name) === v;
-        if (match !== visible(r)) result.problems.push(c.name + '=' + v + ': ' + r.textContent.slice(0, 80) +
+        if (match !== visible(r)) result.problems.push(c.name + '=' + v + ': ' + r.textContent.trim().slice(0, 80) +
                                                        (match ? ' hidden' : ' shown'));
       });
       var counter = document.getElementById('shown');

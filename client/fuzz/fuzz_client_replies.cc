@@ -6,7 +6,7 @@
 // catch memory errors), and what the client accepts must hold:
 //   - a negotiated msize is within what the client offered;
 //   - Fid::ReadAt never returns more bytes than it was asked for;
-//   - every directory entry ReadDir returns has a name without '\0'.
+//   - every directory entry ReadDir returns has a name: not empty, without '/' or NUL.
 // A violated property aborts, which libFuzzer reports as a crash with the input saved.
 #include <sys/socket.h>
 #include <unistd.h>
@@ -115,7 +115,9 @@ void Exercise(client::Client& c) {
     if (dir->Open(kOpenRdonly)) {
       if (auto entries = dir->ReadDir()) {
         for (const client::DirEntry& e : *entries) {
-          if (e.name.find('\0') != std::string::npos) Violation("a directory entry name holds a NUL");
+          if (e.name.empty() || e.name.find_first_of(std::string_view("/\0", 2)) != std::string::npos) {
+            Violation("ReadDir returned an entry whose name is empty or holds '/' or NUL");
+          }
         }
       }
     }

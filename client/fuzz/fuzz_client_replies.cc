@@ -89,7 +89,7 @@ class ScriptedServer {
       }
       size_t done = 0;
       while (done < piece.size()) {
-        const ssize_t w = write(fd, piece.data() + done, piece.size() - done);
+        const ssize_t w = send(fd, piece.data() + done, piece.size() - done, MSG_NOSIGNAL);
         if (w <= 0) break;
         done += static_cast<size_t>(w);
       }

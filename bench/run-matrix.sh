@@ -2,7 +2,8 @@
 # The side-by-side server benchmark matrix: p9xd and diod (or any 9P2000.L server given
 # as a command template), each figure beside the raw request/response floor of the same message
 # sizes over the same transport, measured in the same run. Prints a Markdown table and writes
-# results.md and results.json into the output directory.
+# results.md and results.json into the output directory, and SVG charts of the same results
+# (plot-*.svg: each server's speed relative to the floor, per row; bench/plot-matrix.py).
 #
 #   bench/run-matrix.sh [--quick] [--servers p9xd,p9xd-nobody,diod] [--out DIR] [--pin] [--only PREFIX,...]
 #                       [--server-spec 'NAME|tcp=CMD|unix=CMD|aname=A|uid=N']...
@@ -109,4 +110,11 @@ if ((!quick)); then
   done
 fi
 
-"$p9bench" "${args[@]}"
+# p9bench exits 1 when a cell could not be measured (e.g. diod's EIO on pipelined walks): the
+# charts are drawn all the same (such a cell shows "n/a"), and the status is passed on.
+status=0
+"$p9bench" "${args[@]}" || status=$?
+if [[ -f "$out/results.json" ]]; then
+  python3 "$root/bench/plot-matrix.py" "$out/results.json" "$out" >&2 || status=1
+fi
+exit "$status"

@@ -20,4 +20,19 @@ if [[ ! -f "$out/results.json" ]]; then
   exit 1
 fi
 python3 "$root/bench/check-results.py" "$out/results.json" --require-server p9xd
+# The charts: well-formed SVG, one bar for every cell that has a number beside a floor.
+python3 - "$out" <<'EOF_PLOTS'
+import json, pathlib, sys, xml.etree.ElementTree as ET
+out = pathlib.Path(sys.argv[1])
+ns = "{http://www.w3.org/2000/svg}"
+bars = 0
+for name in ("sequential", "metadata", "connections"):
+    svg = ET.parse(out / f"plot-{name}.svg").getroot()
+    bars += sum(1 for r in svg.iter(ns + "rect") if r.find(ns + "title") is not None)
+cells = sum(1 for r in json.loads((out / "results.json").read_text())["results"]
+            if not r.get("error") and r.get("floor") and r.get("value"))
+if bars != cells:
+    sys.exit(f"smoke.sh: the charts have {bars} bars, results.json {cells} cells with a number and a floor")
+print(f"smoke.sh: the charts have a bar for each of the {cells} measured cells")
+EOF_PLOTS
 rm -rf "$out" "$out.log"

@@ -614,6 +614,14 @@ Result<std::vector<DirEntry>> Fid::ReadDir() const {
     Dirent d;
     size_t n = 0;
     while (reader.Next(&d)) {
+      // A name is one path component: callers join it to paths (`p9x ls`, `p9x get -r`), so a
+      // '/' or a NUL in it, or an empty one, would name another file than the entry.
+      if (d.name.empty() || d.name.find_first_of(std::string_view("/\0", 2)) != std::string_view::npos) {
+        std::string shown;
+        for (char ch : d.name) shown += ch == '\0' ? std::string("\\0") : std::string(1, ch);
+        return Unexpected(Error::Protocol("Rreaddir lists an entry named \"" + shown +
+                                          "\": a name is not empty and holds no '/' or NUL"));
+      }
       entries.push_back(DirEntry{d.qid, d.offset, d.type, std::string(d.name)});
       offset = d.offset;
       ++n;

@@ -222,6 +222,7 @@ Result<RawFrame> Connection::ReceiveFrame(Timeout timeout) {
   if (unclaimed_.empty()) return Unexpected(*failure_);
   RawFrame frame = std::move(unclaimed_.front());
   unclaimed_.pop_front();
+  unclaimed_bytes_ -= frame.bytes.size();
   return frame;
 }
 
@@ -285,13 +286,17 @@ void Connection::CompleteLocked(Slot& slot, std::optional<RawFrame> frame, std::
   slot.cv.notify_all();
 }
 
-void Connection::Route(RawFrame frame) {
+bool Connection::Route(RawFrame frame) {
   std::lock_guard<std::mutex> lock(mu_);
   auto it = routes_.find(frame.tag());
   if (it == routes_.end()) {
+    if (unclaimed_.size() >= kMaxUnclaimedFrames || unclaimed_bytes_ + frame.bytes.size() > kMaxUnclaimedBytes) {
+      return false;
+    }
+    unclaimed_bytes_ += frame.bytes.size();
     unclaimed_.push_back(std::move(frame));
     unclaimed_cv_.notify_all();
-    return;
+    return true;
   }
   std::shared_ptr<Slot> slot = it->second;
   std::shared_ptr<Slot> target = slot->flush_target;
@@ -306,6 +311,7 @@ void Connection::Route(RawFrame frame) {
     if (target->flushes > 0) --target->flushes;
     MaybeFreeTagLocked(*target);
   }
+  return true;
 }
 
 Result<RawFrame> Connection::WaitSlot(Slot& slot, Timeout timeout) {
@@ -432,7 +438,12 @@ void Connection::ReaderLoop() {
     frame.bytes.assign(next->frame.begin(), next->frame.end());
     begin += next->frame.size();
     if (begin == end) begin = end = 0;
-    Route(std::move(frame));
+    if (!Route(std::move(frame))) {
+      Fail(Error::Protocol("received more than " + std::to_string(kMaxUnclaimedFrames) + " frames (or " +
+                           std::to_string(kMaxUnclaimedBytes >> 20) + " MiB) that answer no request in flight from " +
+                           description_ + "; intro(5): each reply answers one request"));
+      return;
+    }
   }
 }
 

@@ -5,7 +5,8 @@
 // order); any other frame goes, in arrival order, to a queue that ReceiveFrame() pops. That
 // queue is the raw escape hatch for tools that send frames themselves (malformed frames,
 // explicit tags, flush ordering): SendFrame() writes any bytes, ReceiveFrame() returns the
-// next frame nobody claimed.
+// next frame nobody claimed. The queue holds at most 4096 frames and 64 MiB; a server that
+// sends more than that unasked fails the connection (a protocol error).
 //
 // Tags. intro(5): "Each T-message has a tag field, chosen and used by the client to identify
 // the message. The reply to the message will have the same tag. Clients must arrange that no
@@ -149,7 +150,9 @@ class Connection {
  private:
   friend class RawCall;
   void ReaderLoop();
-  void Route(RawFrame frame);
+  // Hands `frame` to the RawCall waiting on its tag, or queues it for ReceiveFrame(). False when
+  // the queue is full: the server sends replies to nothing faster than anyone takes them.
+  bool Route(RawFrame frame);
   void Fail(const Error& why);
   // Under mu_: completes `slot` with a frame or an error and frees its tag when allowed.
   void CompleteLocked(internal::Slot& slot, std::optional<RawFrame> frame, std::optional<Error> error);
@@ -167,7 +170,12 @@ class Connection {
   uint16_t next_tag_ = 0;
   size_t tags_in_use_ = 0;
   std::unordered_map<uint16_t, std::shared_ptr<internal::Slot>> routes_;
+  // Frames no RawCall claimed, bounded so that a server flooding the connection with replies
+  // to nothing cannot grow the client without limit: past either bound the connection fails.
+  static constexpr size_t kMaxUnclaimedFrames = 4096;
+  static constexpr size_t kMaxUnclaimedBytes = size_t{64} << 20;
   std::deque<RawFrame> unclaimed_;
+  size_t unclaimed_bytes_ = 0;
   std::condition_variable unclaimed_cv_;
   std::optional<Error> failure_;
 

@@ -124,6 +124,29 @@ TEST(ClientConnection, FrameWithUnknownTagGoesToReceiveFrame) {
   EXPECT_TRUE(std::holds_alternative<Rclunk>(decoded->msg));
 }
 
+TEST(ClientConnection, FloodOfUnsolicitedRepliesFailsTheConnectionInsteadOfGrowing) {
+  Fixture f;
+  // Nobody takes unclaimed frames: past 4096 of them the connection fails (a protocol error)
+  // rather than queueing whatever the server sends.
+  // One send of 5000 Rclunk frames (7 bytes each), so that the peer never blocks on a socket
+  // buffer full of small sends once the connection has stopped reading.
+  std::vector<uint8_t> flood;
+  for (int i = 0; i < 5000; ++i) {
+    const uint16_t tag = static_cast<uint16_t>(1000 + i);
+    const uint8_t frame[7] = {7, 0, 0, 0, static_cast<uint8_t>(MsgType::kRclunk), static_cast<uint8_t>(tag & 0xFF),
+                              static_cast<uint8_t>(tag >> 8)};
+    flood.insert(flood.end(), frame, frame + 7);
+  }
+  f.peer->SendBytes(flood);
+  for (int i = 0; i < 500 && !f.connection->failure(); ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  ASSERT_TRUE(f.connection->failure().has_value());
+  EXPECT_EQ(f.connection->failure()->code, Errno::kEPROTO);
+  EXPECT_NE(f.connection->failure()->detail.find("answer no request in flight"), std::string::npos);
+  EXPECT_LE(f.connection->queued_frames(), 4096u);
+}
+
 TEST(ClientConnection, RawSendWithReservedTagIsReceivedRaw) {
   Fixture f;
   ASSERT_TRUE(f.connection->ReserveTag(5));

@@ -9,9 +9,11 @@
 #include <cstring>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "conformance/cases/cases.h"
 #include "conformance/fixture.h"
+#include "conformance/html_report.h"
 #include "conformance/runner.h"
 #include "conformance/transport.h"
 
@@ -22,6 +24,8 @@ constexpr char kUsage[] =
     "       p9x-conform --list [--filter PATTERN] [--profile P]\n"
     "       p9x-conform --describe NAME\n"
     "       p9x-conform fixture DIR [--script make-fixture.sh]\n"
+    "       p9x-conform compare A.json B.json ... --html OUT.html   (saved reports side by side)\n"
+    "       p9x-conform render A.json --html OUT.html               (a saved report as a page)\n"
     "\n"
     "TARGET: tcp:HOST:PORT | unix:PATH | exec:COMMAND (a server speaking 9P on its stdin/stdout)\n"
     "\n"
@@ -42,16 +46,18 @@ constexpr char kUsage[] =
     "  --fix                 rewrite the --expected list from this run's failures\n"
     "  --json FILE           write the report as JSON (schema: conformance/report.proto)\n"
     "  --junit FILE          write a JUnit XML report\n"
+    "  --html FILE           write the report as one self-contained HTML page\n"
     "  --timeout MS          per-reply timeout (default 5000)\n"
     "  --restart-cmd CMD     when the server stops answering after a failed case (it crashed), run CMD\n"
     "                        with /bin/sh -c to restart it and go on (at most 64 times); without it,\n"
-    "                        every later case fails \"the server is gone\"\n"
+    "                        every later case is reported \"not run\" and the run fails\n"
     "  --vectors DIR         invalid vectors to send (default: spec/vectors of the source tree)\n"
     "  --keep-scratch        do not remove the scratch directory\n"
     "  --verbose             print the transcript of every failing case\n"
     "\n"
     "Exit status: 0 iff there is no unexpected result (unexpected failure, unexpected pass, message\n"
-    "mismatch or stale expected-failure entry); 1 otherwise; 2 if the run could not start.\n";
+    "mismatch or stale expected-failure entry) and the server did not die; 1 otherwise; 2 if the run\n"
+    "could not start.\n";
 
 bool ParseUint(const char* s, uint64_t max, uint64_t* out) {
   char* end = nullptr;
@@ -80,6 +86,9 @@ int main(int argc, char** argv) {
     if (argc >= 5 && std::string_view(argv[3]) == "--script") script = argv[4];
     return BuildFixture(argv[2], script, stdout);
   }
+  if (argc >= 2 && (std::string_view(argv[1]) == "compare" || std::string_view(argv[1]) == "render")) {
+    return RunReportCommand(argv[1], std::vector<std::string>(argv + 2, argv + argc), stderr);
+  }
   for (int i = 1; i < argc; ++i) {
     const std::string_view arg = argv[i];
     auto value = [&](const char* name) -> const char* {
@@ -97,7 +106,10 @@ int main(int argc, char** argv) {
     } else if (arg == "--uname") {
       options.uname = value("--uname");
     } else if (arg == "--n-uname") {
-      if (!ParseUint(value("--n-uname"), 0xFFFFFFFFu, &n)) return 64;
+      if (!ParseUint(value("--n-uname"), 0xFFFFFFFFu, &n)) {
+        std::fprintf(stderr, "p9x-conform: --n-uname must be a number from 0 to 4294967295\n");
+        return 64;
+      }
       options.n_uname = static_cast<uint32_t>(n);
     } else if (arg == "--dialect") {
       options.dialect = value("--dialect");
@@ -136,8 +148,13 @@ int main(int argc, char** argv) {
       options.json = value("--json");
     } else if (arg == "--junit") {
       options.junit = value("--junit");
+    } else if (arg == "--html") {
+      options.html = value("--html");
     } else if (arg == "--timeout") {
-      if (!ParseUint(value("--timeout"), 600000, &n) || n == 0) return 64;
+      if (!ParseUint(value("--timeout"), 600000, &n) || n == 0) {
+        std::fprintf(stderr, "p9x-conform: --timeout must be a number of milliseconds from 1 to 600000\n");
+        return 64;
+      }
       options.timeout_ms = static_cast<int>(n);
     } else if (arg == "--restart-cmd") {
       options.restart_cmd = value("--restart-cmd");

@@ -19,6 +19,10 @@ namespace {
 // large is a broken server, and reading it would only exhaust memory).
 constexpr uint32_t kHardFrameCap = 64u << 20;
 
+// Frames kept while awaiting another tag. A server that sends more replies than a case has
+// requests in flight is flooding the connection; past this many, the probe stops reading.
+constexpr size_t kMaxStashedFrames = 4096;
+
 std::string TypeName(uint8_t type) {
   if (type == kRerrorType) return "Rerror(107)";
   const MsgInfo* info = FindMsgInfo(type);
@@ -175,7 +179,20 @@ WireContext Probe::DecodeContext(size_t frame_size) const {
   return ctx;
 }
 
-RawFrame Probe::ReadFrame() {
+std::optional<RawFrame> Probe::StashOverflow() {
+  if (stash_.size() <= kMaxStashedFrames) return std::nullopt;
+  log_.Fail("invariant: the server sent more than " + std::to_string(kMaxStashedFrames) +
+            " frames that answer no awaited request; intro(5): each reply answers one request");
+  stash_.clear();
+  transport_.Close();
+  closed_ = true;
+  RawFrame frame;
+  frame.status = ReplyStatus::kClosed;
+  frame.detail = "connection dropped: flooded with frames that answer no awaited request";
+  return frame;
+}
+
+RawFrame Probe::ReadFrame(std::optional<std::chrono::steady_clock::time_point> until) {
   RawFrame frame;
   if (closed_) {
     frame.status = ReplyStatus::kClosed;
@@ -186,7 +203,7 @@ RawFrame Probe::ReadFrame() {
     frame.detail = "not received: the case had already ended";
     return frame;
   }
-  const auto deadline = std::chrono::steady_clock::now() + timeout_;
+  const auto deadline = until.value_or(std::chrono::steady_clock::now() + timeout_);
   uint8_t header[kHeaderSize];
   if (!ReadExact(header, 4, deadline, &frame)) {
     log_.Note(id_, frame.detail);

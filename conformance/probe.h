@@ -203,7 +203,11 @@ class Probe {
   };
 
   bool SendEncoded(std::span<const uint8_t> bytes, uint16_t tag, const Pending& pending);
-  RawFrame ReadFrame();
+  // The next frame, read within `deadline` (default: the probe's timeout from now).
+  RawFrame ReadFrame(std::optional<std::chrono::steady_clock::time_point> deadline = std::nullopt);
+  // Called when a frame is stashed: past kMaxStashedFrames the server is flooding the
+  // connection with replies nobody awaits; fails the case, closes, and returns a kClosed frame.
+  std::optional<RawFrame> StashOverflow();
   bool ReadExact(uint8_t* out, size_t n, std::chrono::steady_clock::time_point deadline,
                  RawFrame* failure);
   void CheckInvariants(const RawFrame& frame);
@@ -293,10 +297,13 @@ Reply<R> Probe::Await(uint16_t tag) {
       return Convert<R>(std::move(raw));
     }
   }
+  // One deadline for the reply, however many other frames arrive meanwhile.
+  const auto deadline = std::chrono::steady_clock::now() + timeout_;
   while (true) {
-    RawFrame raw = ReadFrame();
+    RawFrame raw = ReadFrame(deadline);
     if (raw.status != ReplyStatus::kOk || raw.tag == tag) return Convert<R>(std::move(raw));
     stash_.push_back(std::move(raw));
+    if (auto overflow = StashOverflow()) return Convert<R>(std::move(*overflow));
   }
 }
 

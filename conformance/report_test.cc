@@ -1,5 +1,6 @@
 #include <gtest/gtest.h>
 
+#include "conformance/html_report.h"
 #include "conformance/runner.h"
 
 namespace p9x::conformance {
@@ -79,6 +80,71 @@ TEST(SummaryLine, FollowsProtobufsFormat) {
   s.set_passed(false);
   EXPECT_EQ(SummaryLine(s),
             "CONFORMANCE SUITE FAILED: 120 successes, 3 skipped, 4 expected failures, 2 unexpected failures.");
+}
+
+// SampleReport, then the server died during its failing case and one more case did not run.
+proto::Report ReportWhereTheServerDied() {
+  proto::Report report = SampleReport();
+  report.set_server_died_in("Required.Negotiation.UnknownVersionAnsweredUnknown");
+  report.set_server_died_why("ECONNREFUSED (Connection refused)");
+  auto* not_run = report.add_cases();
+  not_run->set_name("Required.Walk.DotDotAtRootIsNoOp");
+  not_run->set_level(proto::REQUIRED);
+  not_run->set_area("Walk");
+  not_run->set_status(proto::NOT_RUN);
+  not_run->set_outcome(proto::SERVER_GONE);
+  not_run->set_skip_reason("not run: the server stopped answering during Required.Negotiation.UnknownVersionAnsweredUnknown");
+  report.mutable_summary()->set_not_run(1);
+  return report;
+}
+
+TEST(NotRun, SummaryAndDeathLinesCountNotRunCasesApartFromFailures) {
+  const proto::Report report = ReportWhereTheServerDied();
+  EXPECT_EQ(SummaryLine(report.summary()),
+            "CONFORMANCE SUITE FAILED: 1 successes, 1 skipped, 0 expected failures, 1 unexpected failures, 1 not run.");
+  EXPECT_EQ(ServerDiedLine(report),
+            "1 real failure, then the server died in case Required.Negotiation.UnknownVersionAnsweredUnknown "
+            "(ECONNREFUSED (Connection refused)), 1 case not run.");
+  EXPECT_EQ(ServerDiedLine(SampleReport()), "");
+}
+
+TEST(NotRun, JunitSkipsNotRunCasesAndReportsTheDeathAsTheSuitesError) {
+  const std::string xml = ReportToJunit(ReportWhereTheServerDied());
+  EXPECT_NE(xml.find("tests=\"4\" failures=\"1\" errors=\"1\" skipped=\"2\""), std::string::npos) << xml;
+  EXPECT_NE(xml.find("<skipped message=\"not run: the server stopped answering during "), std::string::npos);
+  EXPECT_NE(xml.find("<system-err>1 real failure, then the server died"), std::string::npos);
+  EXPECT_NE(ReportToJunit(SampleReport()).find("errors=\"0\""), std::string::npos);
+}
+
+TEST(HtmlReport, ListsFailuresFirstAndOpenEscapedAndSelfContained) {
+  const std::string html = ReportToHtml(ReportWhereTheServerDied());
+  const size_t failed = html.find("Required.Negotiation.UnknownVersionAnsweredUnknown</span>");
+  const size_t passed = html.find("Required.Walk.ZeroNamesClones</span>");
+  ASSERT_NE(failed, std::string::npos);
+  ASSERT_NE(passed, std::string::npos);
+  EXPECT_LT(failed, passed);
+  EXPECT_NE(html.find("data-status=\"failed\" open>"), std::string::npos);
+  EXPECT_NE(html.find("data-status=\"not-run\">"), std::string::npos);
+  EXPECT_NE(html.find("Rlerror EIO (5) &lt;&amp;&gt;"), std::string::npos);
+  EXPECT_NE(html.find("then the server died in case"), std::string::npos);
+  // Nothing fetched from elsewhere: no URL, no src or href attribute.
+  for (const char* external : {"http:", "https:", "src=", "href=", "@import"}) {
+    EXPECT_EQ(html.find(external), std::string::npos) << external;
+  }
+}
+
+TEST(HtmlCompare, OneRowPerCaseOfAnyReportAndOneColumnPerReport) {
+  std::vector<LabelledReport> reports = {{"one", SampleReport()}, {"two", ReportWhereTheServerDied()}};
+  const std::string html = CompareToHtml(reports);
+  size_t rows = 0;
+  for (size_t at = html.find("<tr class=\"row\""); at != std::string::npos; at = html.find("<tr class=\"row\"", at + 1)) {
+    ++rows;
+  }
+  EXPECT_EQ(rows, 4u);
+  // The case only the second report has: absent from the first, not run in the second.
+  EXPECT_NE(html.find("data-status=\"absent not-run\" data-differ=\"yes\""), std::string::npos);
+  EXPECT_NE(html.find("data-status=\"passed passed\" data-differ=\"no\""), std::string::npos);
+  EXPECT_NE(html.find("<th>one</th><th>two</th>"), std::string::npos);
 }
 
 }  // namespace

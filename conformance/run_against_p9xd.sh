@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# run_against_p9xd.sh P9X_CONFORM P9XD DIALECT EXPECTED_LIST [P9X-CONFORM OPTIONS...]
+# run_against_p9xd.sh P9X_CONFORM P9XD DIALECT EXPECTED_LIST [--reports DIR] [P9X-CONFORM OPTIONS...]
 #
 # CTest driver (label conformance): starts p9xd on a fresh export, listening on a unix socket,
 # and runs the whole p9x-conform catalogue against it in DIALECT (legacy or xqid) with
@@ -7,10 +7,13 @@
 # As root the export is the seed's multi-filesystem fixture (tests/fixture/make-fixture.sh: two
 # byte-identical ext4 images and a tmpfs), so the identity cases run; otherwise a plain
 # temporary directory, and those cases are skipped with the reason.
+# --reports DIR: keep the JSON, JUnit and HTML reports there (p9xd-DIALECT.{json,xml,html}).
 # Exit 77 (CTest: skipped) only when the p9xd binary does not exist.
 set -u
-conform=$1 p9xd=$2 dialect=$3 expected=$4
-shift 4  # the rest go to p9x-conform (e.g. --profile xqid)
+conform=$1 p9xd=$2 dialect=$3 expected=$4 report_dir=
+shift 4
+if [[ "${1:-}" == --reports ]]; then report_dir=$2; shift 2; fi
+# The rest go to p9x-conform (e.g. --profile xqid).
 if [[ ! -x "$p9xd" ]]; then
   echo "SKIPPED: $p9xd does not exist (the server has not been built yet)"
   exit 77
@@ -52,8 +55,14 @@ if [[ ! -S "$sock" ]]; then
   cat "$work/p9xd.log"
   exit 1
 fi
+reports=()
+if [[ -n "$report_dir" ]]; then
+  mkdir -p "$report_dir"
+  reports=(--json "$report_dir/p9xd-$dialect.json" --junit "$report_dir/p9xd-$dialect.xml"
+           --html "$report_dir/p9xd-$dialect.html")
+fi
 "$conform" --target "unix:$sock" --dialect "$dialect" --local-root "$export_dir" \
-  --expected "$expected" --timeout 5000 "$@"
+  --expected "$expected" --timeout 5000 "${reports[@]}" "$@"
 status=$?
 if [[ $status -ne 0 ]]; then
   echo "--- p9xd log (last 40 lines) ---"

@@ -22,8 +22,10 @@
 # frames with nothing, and each of those cases waits the whole timeout; every real reply from
 # either server comes within milliseconds.
 # Exit 77 (CTest: skipped) when not root or when the server or the fixture tools are missing.
-# REPORT_DIR (optional): keep the JSON and JUnit reports there. P9X_CONFORM_FIX=1 rewrites
-# EXPECTED_LIST from the run (p9x-conform --fix); review the diff before committing it.
+# REPORT_DIR (optional): keep the JSON, JUnit and HTML reports there (PEER-DIALECT.{json,xml,html}).
+# P9X_CONFORM_FIX=1 rewrites EXPECTED_LIST from the run (p9x-conform --fix); review the diff before
+# committing it. P9X_CONFORM_NO_RESTART=1 leaves out --restart-cmd: after the server's first crash
+# every later case is reported "not run" and the run fails.
 #
 # Internal: run_against_peer.sh _restart PEER WORKDIR EXPORT PORT [NETNS] is the --restart-cmd.
 set -u
@@ -150,13 +152,16 @@ if ! start_server "$peer" "$work" "$export_dir" "$port" "$netns" >"$work/start.l
 fi
 
 args=(--target "tcp:127.0.0.1:$port" --aname "$export_dir" --local-root "$export_dir" --dialect "$dialect"
-      --expected "$expected" --timeout 2000
-      --restart-cmd "$here/run_against_peer.sh _restart $peer $work $export_dir $port $netns")
+      --expected "$expected" --timeout 2000)
+if [[ "${P9X_CONFORM_NO_RESTART:-0}" != 1 ]]; then
+  args+=(--restart-cmd "$here/run_against_peer.sh _restart $peer $work $export_dir $port $netns")
+fi
 # P9X_CONFORM_FIX=1: rewrite the expected-failure list from this run (then review the diff).
 [[ "${P9X_CONFORM_FIX:-0}" == 1 ]] && args+=(--fix)
 if [[ -n "$report_dir" ]]; then
   mkdir -p "$report_dir"
-  args+=(--json "$report_dir/$peer-$dialect.json" --junit "$report_dir/$peer-$dialect.xml")
+  args+=(--json "$report_dir/$peer-$dialect.json" --junit "$report_dir/$peer-$dialect.xml"
+         --html "$report_dir/$peer-$dialect.html")
 fi
 echo "run_against_peer.sh: $peer ($(dpkg-query -W -f='${Package} ${Version}' "$( [[ $peer == diod ]] && echo diod || echo nfs-ganesha)" 2>/dev/null)), dialect $dialect, fixture $export_dir, port $port${netns:+, netns $netns}"
 if [[ $peer == diod ]]; then

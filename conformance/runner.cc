@@ -15,6 +15,7 @@
 
 #include "conformance/context.h"
 #include "conformance/expected_list.h"
+#include "conformance/html_report.h"
 
 namespace p9x::conformance {
 namespace {
@@ -434,11 +435,9 @@ int RunConformance(const RunOptions& options, const Catalogue& catalogue, FILE* 
         skip = "needs " + std::string(CapabilityName(need)) + ": " + env.missing[need];
       }
     }
-    if (!skip.empty()) {
-      log.Skip(skip);
-    } else if (!server_gone_after.empty()) {
-      log.Fail("the server is gone: it stopped answering during " + server_gone_after);
-    }
+    // A case after the server died for good is not run: its result would say nothing about it.
+    const bool not_run = skip.empty() && !log.stopped() && !server_gone_after.empty();
+    if (!skip.empty()) log.Skip(skip);
     auto run_case = [&] {
       CaseContext context(env, log, "c" + std::to_string(index));
       try {
@@ -474,7 +473,9 @@ int RunConformance(const RunOptions& options, const Catalogue& catalogue, FILE* 
           server_gone_after = c->name;
         }
         if (!server_gone_after.empty()) {
-          std::fprintf(out, "!! the server no longer answers (%s); the remaining cases fail\n", why.c_str());
+          report.set_server_died_in(server_gone_after);
+          report.set_server_died_why(why);
+          std::fprintf(out, "!! the server no longer answers (%s); the remaining cases are not run\n", why.c_str());
         }
       }
     }
@@ -491,6 +492,15 @@ int RunConformance(const RunOptions& options, const Catalogue& catalogue, FILE* 
     r->set_transcript_pretty(log.Pretty(kMaxTranscriptChars, &truncated_pretty));
     r->set_transcript_hex(log.Hex(kMaxTranscriptChars, &truncated_hex));
     r->set_transcript_truncated(truncated_pretty || truncated_hex);
+    if (not_run) {
+      r->set_status(proto::NOT_RUN);
+      r->set_outcome(proto::SERVER_GONE);
+      r->set_skip_reason("not run: the server stopped answering during " + server_gone_after);
+      fix_inputs.push_back({c->name, false, Verdict::kPassed, ""});  // keeps its entries as they are
+      ran.insert(c->name);
+      std::fprintf(out, "[%3zu/%zu] n/r   %s\n", index, selected.size(), c->name.c_str());
+      continue;
+    }
     switch (log.verdict()) {
       case Verdict::kPassed:
         r->set_status(proto::PASSED);
@@ -576,6 +586,9 @@ int RunConformance(const RunOptions& options, const Catalogue& catalogue, FILE* 
       case proto::SKIP:
         s->set_skipped(s->skipped() + 1);
         break;
+      case proto::SERVER_GONE:
+        s->set_not_run(s->not_run() + 1);
+        break;
       case proto::EXPECTED_FAILURE:
         s->set_expected_failures(s->expected_failures() + 1);
         break;
@@ -593,7 +606,7 @@ int RunConformance(const RunOptions& options, const Catalogue& catalogue, FILE* 
     }
   }
   s->set_stale_entries(static_cast<uint32_t>(report.stale_entries_size()));
-  s->set_passed(s->unexpected_failures() == 0 && s->stale_entries() == 0);
+  s->set_passed(s->unexpected_failures() == 0 && s->stale_entries() == 0 && report.server_died_in().empty());
 
   if (!options.json.empty()) {
     std::ofstream(options.json) << ReportToJson(report);
@@ -602,6 +615,10 @@ int RunConformance(const RunOptions& options, const Catalogue& catalogue, FILE* 
   if (!options.junit.empty()) {
     std::ofstream(options.junit) << ReportToJunit(report);
     std::fprintf(out, "JUnit report: %s\n", options.junit.c_str());
+  }
+  if (!options.html.empty()) {
+    std::ofstream(options.html) << ReportToHtml(report);
+    std::fprintf(out, "HTML report: %s\n", options.html.c_str());
   }
   PrintSummary(report, out);
   if (options.fix) {

@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <cstdio>
 #include <string>
+#include <string_view>
 
 #include "conformance/catalogue.h"
 #include "conformance/report.pb.h"
@@ -24,6 +25,7 @@ struct RunOptions {
   int timeout_ms = 5000;
   std::string json;
   std::string junit;
+  std::string html;  // a self-contained HTML page of the report (conformance/html_report.h)
   std::string expected;  // expected-failure list
   bool fix = false;
   bool keep_scratch = false;
@@ -44,9 +46,15 @@ int RunConformance(const RunOptions& options, const Catalogue& catalogue, FILE* 
 std::string ReportToJson(const proto::Report& report);
 bool JsonToReport(const std::string& json, proto::Report* report, std::string* error);
 std::string ReportToJunit(const proto::Report& report);
+// `s` as text or an attribute value in XML and HTML: <>&" escaped, control characters other than
+// newline and tab replaced by '?'.
+std::string MarkupEscape(std::string_view s);
 // The per-area table, the list of unexpected results, and the protobuf-style summary line.
 void PrintSummary(const proto::Report& report, FILE* out);
 // "CONFORMANCE SUITE PASSED|FAILED: N successes, K skipped, E expected failures, U unexpected failures."
 std::string SummaryLine(const proto::Summary& summary);
+// When the server died for good: "N real failures, then the server died in case X (why), M cases
+// not run."; "" otherwise.
+std::string ServerDiedLine(const proto::Report& report);
 
 }  // namespace p9x::conformance

@@ -13,7 +13,8 @@ build_packages=(
 # Tests: the fuzzer and sanitizers (clang), the independent decoder (tshark), real third-party
 # servers (diod, nfs-ganesha), the multi-filesystem fixture (e2fsprogs, util-linux), network
 # namespaces (iproute2), the Linux-client tier (QEMU, busybox, cpio, kmod), and profiling the
-# servers under bench/run-matrix.sh (linux-perf, valgrind).
+# servers under bench/run-matrix.sh (linux-perf, valgrind), and the HTML reports (headless
+# Chromium, tidy, pdftotext).
 test_packages=(
   clang libclang-rt-14-dev llvm
   tshark
@@ -25,6 +26,7 @@ test_packages=(
   gcc libc6-dev   # tests/linux-client: static guest helper and guestfwd relay (libc.a)
   linux-perf valgrind
   clang-format    # scripts/check-format.sh: the layout of changed lines
+  chromium tidy poppler-utils fonts-dejavu-core   # tests/reports: the HTML pages in a real browser
 )
 
 wanted=("${build_packages[@]}")

@@ -6,8 +6,9 @@
 # Every run first checks the layout of the changed C++ lines (scripts/check-format.sh).
 # A full run (no arguments) also, before the plain CTest run:
 #  1. fuzzes the frame decoder, then the server (an in-process p9xd over the in-memory backend),
-#     for $P9X_FUZZ_SECONDS seconds each (default 60; 0 skips) with clang, ASan and UBSan in
-#     build-fuzz/ (codec/fuzz/run_fuzz.sh [--target server]);
+#     for $P9X_FUZZ_SECONDS seconds each (default 60; 0 skips), then the client's handling of
+#     server bytes for half that, with clang, ASan and UBSan in build-fuzz/
+#     (codec/fuzz/run_fuzz.sh [--target server|client]);
 #  2. builds every target in that same build-fuzz/ and runs the whole suite under ASan+UBSan
 #     (scripts/sanitize.sh asan);
 #  3. builds the server, the client, their tests and the reliability tests with TSan in
@@ -43,6 +44,9 @@ stage "format of changed lines" "$root/scripts/check-format.sh"
 if (( fuzz_seconds > 0 )); then
   stage "fuzz DecodeFrame (${fuzz_seconds}s)" "$root/codec/fuzz/run_fuzz.sh" "$fuzz_seconds"
   stage "fuzz the server (${fuzz_seconds}s)" "$root/codec/fuzz/run_fuzz.sh" --target server "$fuzz_seconds"
+  # The client's reply handling: arbitrary server bytes; half the time (it is the smallest).
+  client_seconds=$(( (fuzz_seconds + 1) / 2 ))
+  stage "fuzz the client (${client_seconds}s)" "$root/codec/fuzz/run_fuzz.sh" --target client "$client_seconds"
 fi
 if [[ $sanitizers == 1 ]]; then
   stage "ASan+UBSan tier (build-fuzz/)" "$root/scripts/sanitize.sh" asan "$@"

@@ -58,6 +58,11 @@ Result<int, std::string> BindListener(const std::string& address, std::string* b
   size_t colon = rest.rfind(':');
   if (colon == std::string::npos) return Unexpected("no port in '" + address + "'");
   std::string host = rest.substr(0, colon), port = rest.substr(colon + 1);
+  // getaddrinfo takes any number and keeps its low 16 bits (99999 would listen on 34463).
+  if (port.empty() || port.size() > 5 || port.find_first_not_of("0123456789") != std::string::npos ||
+      std::stoul(port) > 65535) {
+    return Unexpected("bad port '" + port + "' in '" + address + "' (0 to 65535)");
+  }
   if (host.size() >= 2 && host.front() == '[' && host.back() == ']') host = host.substr(1, host.size() - 2);
   addrinfo hints{}, *res = nullptr;
   hints.ai_family = AF_UNSPEC;

@@ -112,7 +112,16 @@ int main(int argc, char** argv) {
       case kSquashUid: options.squash_uid = static_cast<uid_t>(std::atoi(optarg)); break;
       case kSquashGid: options.squash_gid = static_cast<gid_t>(std::atoi(optarg)); break;
       case kRootSquash: options.root_squash = true; break;
-      case kMsizeMax: options.policy.max_msize = static_cast<uint32_t>(std::strtoul(optarg, nullptr, 0)); break;
+      case kMsizeMax: {
+        char* end = nullptr;
+        const unsigned long long v = std::strtoull(optarg, &end, 0);
+        if (end == optarg || *end != '\0' || v < 4096 || v > 0xFFFFFFFFull) {
+          std::fprintf(stderr, "p9xd: --msize-max must be a number from 4096 to 4294967295, not '%s'\n", optarg);
+          return 2;
+        }
+        options.policy.max_msize = static_cast<uint32_t>(v);
+        break;
+      }
       case kNoXqid: options.policy.supported = p9x::negotiation::FeatureSet(); break;
       case kMaxConn: options.max_connections = static_cast<uint32_t>(std::atoi(optarg)); break;
       case kMaxFids: options.max_fids_per_connection = static_cast<uint32_t>(std::atoi(optarg)); break;

@@ -8,7 +8,9 @@
 #
 # Targets: codec (default): fuzz_decode_frame, the frame decoder, corpus codec/fuzz/corpus;
 #          server: fuzz_server, p9xd's protocol engine driven by operation sequences
-#          (server/fuzz/fuzz_server.cc), corpus server/fuzz/corpus.
+#          (server/fuzz/fuzz_server.cc), corpus server/fuzz/corpus;
+#          client: fuzz_client_replies, the client library fed arbitrary server bytes
+#          (client/fuzz/fuzz_client_replies.cc), corpus client/fuzz/corpus.
 # The build directory is build-fuzz/ (or $P9X_FUZZ_BUILD_DIR). New inputs go to
 # build-fuzz/fuzz-work/corpus (server: build-fuzz/fuzz-work-server/corpus), never into the source
 # tree unless --merge is asked for. A crash leaves its input as fuzz-work*/crash-* and prints what
@@ -19,14 +21,16 @@ build=${P9X_FUZZ_BUILD_DIR:-$root/build-fuzz}
 target=codec
 if [[ "${1:-}" == "--target" ]]; then
   target=${2:-}
-  shift 2 || { echo "run_fuzz: --target needs codec or server" >&2; exit 2; }
+  shift 2 || { echo "run_fuzz: --target needs codec, server or client" >&2; exit 2; }
 fi
 case $target in
   codec) name=fuzz_decode_frame; work=$build/fuzz-work; kept=$root/codec/fuzz/corpus
          fuzzer=$build/codec/fuzz/fuzz_decode_frame; max_len=4096 ;;
   server) name=fuzz_server; work=$build/fuzz-work-server; kept=$root/server/fuzz/corpus
           fuzzer=$build/server/fuzz/fuzz_server; max_len=4096 ;;
-  *) echo "run_fuzz: unknown target '$target' (codec or server)" >&2; exit 2 ;;
+  client) name=fuzz_client_replies; work=$build/fuzz-work-client; kept=$root/client/fuzz/corpus
+          fuzzer=$build/client/fuzz/fuzz_client_replies; max_len=4096 ;;
+  *) echo "run_fuzz: unknown target '$target' (codec, server or client)" >&2; exit 2 ;;
 esac
 mode=run
 seconds=60
@@ -76,6 +80,8 @@ if [[ $mode == merge ]]; then
 fi
 if [[ $target == codec ]]; then
   echo "run_fuzz: fuzzing DecodeFrame (both dialects) for ${seconds}s"
+elif [[ $target == client ]]; then
+  echo "run_fuzz: fuzzing the client's handling of server bytes for ${seconds}s"
 else
   echo "run_fuzz: fuzzing p9xd (operation sequences over a MemFs) for ${seconds}s"
 fi

@@ -60,12 +60,15 @@ key=$( { echo "$kver $src_version"; stat -c '%s %Y' "$tarball" "$headers/.config
 modules=(9pnet 9pnet_fd 9pnet_virtio 9p)
 have_all=1
 for m in "${modules[@]}"; do [[ -f "$out/$m.ko" ]] || have_all=0; done
-if ((have_all)) && ((check == 0)) && [[ -f "$out/.inputs" && "$(cat "$out/.inputs")" == "$key" ]]; then
-  log "up to date ($kver, Debian $src_version, ${#series[@]} patches): $out"
+# A build that passed --check also serves a plain build; a plain one does not serve --check.
+stored=$(cat "$out/.inputs" 2>/dev/null || true)
+if ((have_all)) && { [[ "$stored" == "$key checked" ]] || { ((check == 0)) && [[ "$stored" == "$key" ]]; }; }; then
+  log "up to date ($kver, Debian $src_version, ${#series[@]} patches$( ((check)) && echo ', checked')): $out"
   echo "$out"
   exit 0
 fi
 
+rm -f "$out/.inputs"
 work=$(mktemp -d /tmp/p9x-9p-build.XXXXXX)
 trap 'rm -rf "$work"' EXIT
 log "extracting net/9p, fs/9p, include/net/9p from $tarball (Debian $src_version)"
@@ -105,6 +108,6 @@ for m in "${modules[@]}"; do
   [[ -n "$f" ]] || die "$m.ko was not built"
   cp "$f" "$out/$m.ko"
 done
-echo "$key" > "$out/.inputs"
+if ((check)); then echo "$key checked" > "$out/.inputs"; else echo "$key" > "$out/.inputs"; fi
 log "built ${modules[*]} for $kver (vermagic: $(modinfo -F vermagic "$out/9p.ko")): $out"
 echo "$out"

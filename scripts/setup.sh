@@ -27,11 +27,21 @@ test_packages=(
   linux-perf valgrind
   clang-format    # scripts/check-format.sh: the layout of changed lines
   chromium tidy poppler-utils fonts-dejavu-core   # tests/reports: the HTML pages in a real browser
+  linux-source-6.1   # linux/build-modules.sh: net/9p and fs/9p of the guest kernel's release
 )
+# linux/build-modules.sh also needs the headers of exactly the kernel the Linux-client tier boots
+# (what linux-image-amd64 depends on); resolved from the package lists, after an update if needed.
+guest_kernel_headers() {
+  apt-cache depends linux-image-amd64 2>/dev/null |
+    awk '/Depends: linux-image-[0-9]/{sub("linux-image-","linux-headers-",$2); print $2; exit}'
+}
 
 wanted=("${build_packages[@]}")
+headers_unresolved=0
 if [[ "${1:-}" != "--build-only" ]]; then
   wanted+=("${test_packages[@]}")
+  headers=$(guest_kernel_headers)
+  if [[ -n "$headers" ]]; then wanted+=("$headers"); else headers_unresolved=1; fi
 fi
 
 missing=()
@@ -41,7 +51,7 @@ for p in "${wanted[@]}"; do
   fi
 done
 
-if ((${#missing[@]} == 0)); then
+if ((${#missing[@]} == 0)) && ((headers_unresolved == 0)); then
   echo "setup: all ${#wanted[@]} packages present"
   exit 0
 fi
@@ -51,8 +61,14 @@ if [[ $(id -u) -ne 0 ]]; then SUDO="sudo"; fi
 echo "setup: installing ${#missing[@]} missing packages: ${missing[*]}"
 export DEBIAN_FRONTEND=noninteractive
 # apt-get update only when the package lists are missing or older than a day.
-if [[ -z "$(find /var/lib/apt/lists -maxdepth 1 -name '*Packages*' -mtime -1 2>/dev/null | head -1)" ]]; then
+if [[ -z "$(find /var/lib/apt/lists -maxdepth 1 -name '*Packages*' -mtime -1 2>/dev/null | head -1)" ]] ||
+   ((headers_unresolved)); then
   $SUDO apt-get update -q
+fi
+if ((headers_unresolved)); then
+  headers=$(guest_kernel_headers)
+  [[ -n "$headers" ]] || { echo "setup: cannot resolve linux-image-amd64's kernel for its headers" >&2; exit 1; }
+  dpkg-query -W -f='${Status}' "$headers" 2>/dev/null | grep -q 'install ok installed' || missing+=("$headers")
 fi
 $SUDO apt-get install -y -q --no-install-recommends "${missing[@]}"
 # nfs-ganesha's package starts a daemon on install; p9x's tests start their own instances.

@@ -8,8 +8,11 @@
 # OUTDIR (default: a mktemp dir) receives:
 #   base/                 initramfs tree: busybox, /init, /dev/console, modules + /p9x/modules.order
 #   p9xt, relay           helpers compiled from src/ (p9xt static, for the guest)
-#   env                   KERNEL=, KERNEL_KIND=pvh|bzimage, KVER=, MODULES_TCP=, MODULES_VIRTIO=
-# Set P9X_NO_PVH=1 to force the bzImage.
+#   env                   KERNEL=, KERNEL_KIND=pvh|bzimage, KVER=, MODULES_TCP=, MODULES_VIRTIO=,
+#                         PATCHED_MD5= (md5 of the patched 9pnet.ko and 9p.ko, when present)
+# Set P9X_NO_PVH=1 to force the bzImage. Set P9X_PATCHED_MODULES=DIR (linux/build-modules.sh's
+# output) to add the patched 9pnet, 9pnet_fd, 9pnet_virtio and 9p as base/lib/modules/patched/,
+# which a boot loads instead of the stock ones when its params say P9X_PATCHED=1.
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
@@ -101,6 +104,19 @@ for m in "${order[@]}"; do
   f=$(modpath "$m")
   case $f in *.xz) xz -dc "$f" > "$base/lib/modules/$m.ko" ;; *) cp "$f" "$base/lib/modules/$m.ko" ;; esac
 done
+patched_md5=""
+if [[ -n "${P9X_PATCHED_MODULES:-}" ]]; then
+  mkdir -p "$base/lib/modules/patched"
+  for m in 9pnet 9pnet_fd 9pnet_virtio 9p; do
+    f="$P9X_PATCHED_MODULES/$m.ko"
+    [[ -f "$f" ]] || { echo "prepare: $f missing (run linux/build-modules.sh)" >&2; exit 2; }
+    vm=$(modinfo -F vermagic "$f"); vm=${vm%% *}
+    [[ "$vm" == "$kver" ]] || { echo "prepare: $f is built for $vm, the guest runs $kver" >&2; exit 2; }
+    cp "$f" "$base/lib/modules/patched/$m.ko"
+  done
+  patched_md5=$(cat "$P9X_PATCHED_MODULES/9pnet.ko" "$P9X_PATCHED_MODULES/9p.ko" | md5sum | cut -d' ' -f1)
+  log "patched modules from $P9X_PATCHED_MODULES (9pnet.ko + 9p.ko md5 $patched_md5)"
+fi
 install -m 0755 "$here/guest/init" "$base/init"
 install -m 0644 "$here/guest/tests.sh" "$base/p9x/tests.sh"
 
@@ -115,6 +131,7 @@ KERNEL_KIND=$kind
 KVER=$kver
 MODULES_TCP='${tcp_list[*]}'
 MODULES_VIRTIO='${virtio_list[*]}'
+PATCHED_MD5='$patched_md5'
 EOF
 log "modules (load order): ${order[*]}"
 log "initramfs base: $base; helpers: $out/p9xt $out/relay"

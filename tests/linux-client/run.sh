@@ -25,6 +25,12 @@
 #   --fsx-ops N      fsx operations (default 1000)
 #   --guest-script F extra guest test (busybox sh) sourced with the share mounted, cwd = share;
 #                    add 'extra' to --tests. It can print RESULT lines with R NAME PASS|FAIL DETAIL.
+#   --patched-modules DIR  load linux/build-modules.sh's 9pnet, 9pnet_fd, 9pnet_virtio and 9p from
+#                    DIR instead of the stock ones (checked in the guest: boot.patched-modules)
+#   --expect-dialect xqid|legacy  for the 'dialect' test: what /proc/mounts must say was negotiated
+#   --capture        record each boot's 9P traffic on loopback (dumpcap) to boots/LABEL-CACHE/9p.pcapng
+# Tests (--tests, comma-separated): seed, posix, dialect, present (xqid presentation: st_dev per
+# host filesystem, host inode numbers, cp/cmp/find -samefile/du/hard links), extra.
 # Needs root (fixture, netns). Kernel cache: ${P9X_CACHE:-/var/cache/p9x}.
 set -euo pipefail
 
@@ -33,6 +39,7 @@ tests_root=$(dirname "$here")
 server_cmd="" port="" export_dir="" caches="none,loose,mmap,fscache" tests="seed,posix" report=""
 aname="__default__" mount_opts="uname=root" relay_netns="" workdir="" keep=0 compare=0 virtfs="" no_fixture=0
 with_ganesha=0 fsx_ops=1000 guest_script="" boot_timeout=${P9X_BOOT_TIMEOUT:-300}
+patched_modules="" expect_dialect="" capture=0
 while [[ $# -gt 0 ]]; do
   case "$1" in
     --server-cmd) server_cmd=$2; shift 2 ;;
@@ -52,7 +59,10 @@ while [[ $# -gt 0 ]]; do
     --no-fixture) no_fixture=1; shift ;;
     --fsx-ops) fsx_ops=$2; shift 2 ;;
     --guest-script) guest_script=$2; shift 2 ;;
-    -h|--help) sed -n '2,30p' "$0"; exit 0 ;;
+    --patched-modules) patched_modules=$2; shift 2 ;;
+    --expect-dialect) expect_dialect=$2; shift 2 ;;
+    --capture) capture=1; shift ;;
+    -h|--help) sed -n '2,36p' "$0"; exit 0 ;;
     *) echo "run.sh: unknown argument $1 (see --help)" >&2; exit 2 ;;
   esac
 done
@@ -124,7 +134,8 @@ reset_fixture() {
 # ---- kernel, modules, helpers --------------------------------------------------------------
 t_start=$(date +%s.%N)
 log "preparing kernel + initramfs (cache ${P9X_CACHE:-/var/cache/p9x})"
-"$here/prepare.sh" "$workdir/prep" | sed 's/^/  /'
+P9X_PATCHED_MODULES=$patched_modules "$here/prepare.sh" "$workdir/prep" | sed 's/^/  /'
+((capture == 0)) || command -v dumpcap >/dev/null || die "--capture needs dumpcap (tshark; run scripts/setup.sh)"
 # shellcheck disable=SC1091
 . "$workdir/prep/env"
 big=${P9X_FIXTURE_BIG:-10000}
@@ -148,6 +159,9 @@ P9X_MODULES='$mods'
 P9X_FSX_OPS='$fsx_ops'
 P9X_FSX_SEED='$(( $(date +%s) % 100000 ))'
 P9X_BIG='$big'
+P9X_PATCHED='$([[ -n $patched_modules ]] && echo 1)'
+P9X_PATCHED_MD5='${PATCHED_MD5:-}'
+P9X_EXPECT_DIALECT='$expect_dialect'
 EOF
   [[ -n "$guest_script" ]] && cp "$guest_script" "$bdir/layer/p9x/extra.sh"
   # Base tree + this boot's params, as one newc archive.
@@ -165,7 +179,12 @@ EOF
     -kernel "$KERNEL" -initrd "$bdir/initrd" -append "console=ttyS0 quiet panic=-1 rdinit=/init"
     -serial "file:$bdir/console.log" -serial "file:$bdir/results.log" "${net[@]}")
   printf '%q ' "${qemu[@]}" > "$bdir/qemu.cmd"
-  local t0 t1 rc=0
+  local t0 t1 rc=0 capture_pid=""
+  if ((capture)) && [[ $transport == tcp ]]; then
+    dumpcap -q -i lo -f "tcp port $port" -w "$bdir/9p.pcapng" > "$bdir/dumpcap.log" 2>&1 &
+    capture_pid=$!
+    for _ in $(seq 50); do grep -q 'Capturing on' "$bdir/dumpcap.log" 2>/dev/null && break; [[ -s "$bdir/9p.pcapng" ]] && break; sleep 0.1; done
+  fi
   t0=$(date +%s.%N)
   # In the background + wait, so that INT/TERM reach the trap at once (cleanup kills QEMU).
   timeout --kill-after=5 "$boot_timeout" "${qemu[@]}" > "$bdir/qemu.out" 2>&1 &
@@ -173,6 +192,7 @@ EOF
   wait "$qemu_pid" || rc=$?
   qemu_pid=""
   t1=$(date +%s.%N)
+  if [[ -n "$capture_pid" ]]; then sleep 0.5; kill -INT "$capture_pid" 2>/dev/null || true; wait "$capture_pid" 2>/dev/null || true; fi
   tr -d '\r' < "$bdir/results.log" > "$bdir/results.txt" 2>/dev/null || : > "$bdir/results.txt"
   boot_secs=$(awk -v a="$t0" -v b="$t1" 'BEGIN{printf "%.1f", b-a}')
   local ready; ready=$(awk '/^READY/{sub("uptime=","",$2); print $2}' "$bdir/results.txt")
@@ -235,6 +255,35 @@ host_checks() {
       if [[ $t1/$t2 == orig/written ]]; then echo "RESULT host.seed-${v%%:*}.landed PASS write landed in p2/$f; p1/$f unchanged" >> "$r"
       else echo "RESULT host.seed-${v%%:*}.landed FAIL $where (host: p1/$f=$t1 p2/$f=$t2)" >> "$r"; fi
     done
+  fi
+  if [[ ",$tests," == *,present,* ]]; then
+    # The guest's (st_dev, st_ino) of each path against the host's: same inode numbers, and two
+    # paths share a guest device exactly when they share a host device.
+    local line kv path gdev gino hino bad_ino="" bad_dev="" p q n=0
+    local -A gd=() hd=()
+    line=$(grep -m1 '^DATA present devino' "$r" || true)
+    for kv in ${line#DATA present devino}; do
+      path=${kv%%=*}; gdev=${kv#*=}; gino=${gdev#*:}; gdev=${gdev%%:*}
+      hino=$(stat -c %i "$export_dir/$path" 2>/dev/null || echo ENOENT)
+      [[ "$gino" == "$hino" ]] || bad_ino+=" $path:guest=$gino,host=$hino"
+      gd[$path]=$gdev; hd[$path]=$(stat -c %d "$export_dir/$path" 2>/dev/null || echo ENOENT); n=$((n + 1))
+    done
+    if ((n == 0)); then echo "RESULT host.present.st_ino FAIL no DATA present line from the guest" >> "$r"
+    elif [[ -z "$bad_ino" ]]; then echo "RESULT host.present.st_ino PASS $n paths: guest st_ino = host st_ino (host p1/file $(stat -c %i "$export_dir/p1/file"), p2/file $(stat -c %i "$export_dir/p2/file"))" >> "$r"
+    else echo "RESULT host.present.st_ino FAIL$bad_ino" >> "$r"; fi
+    for p in "${!gd[@]}"; do for q in "${!gd[@]}"; do
+      [[ $p < $q ]] || continue
+      local gs=0 hs=0
+      [[ "${gd[$p]}" == "${gd[$q]}" ]] && gs=1
+      [[ "${hd[$p]}" == "${hd[$q]}" ]] && hs=1
+      ((gs == hs)) || bad_dev+=" $p/$q:guest-same=$gs,host-same=$hs"
+    done; done
+    if ((n > 0)) && [[ -z "$bad_dev" ]]; then echo "RESULT host.present.st_dev PASS $n paths: two share a guest st_dev exactly when they share a host st_dev" >> "$r"
+    elif ((n > 0)); then echo "RESULT host.present.st_dev FAIL${bad_dev:0:400}" >> "$r"; fi
+    local c1 c2
+    c1=$(cat "$export_dir/p1/pres" 2>/dev/null || echo ENOENT); c2=$(cat "$export_dir/p2/pres" 2>/dev/null || echo ENOENT)
+    if [[ $c1/$c2 == alpha/alpha ]]; then echo "RESULT host.present.cp PASS host p1/pres=alpha p2/pres=alpha" >> "$r"
+    else echo "RESULT host.present.cp FAIL host p1/pres=$c1 p2/pres=$c2 (want alpha/alpha)" >> "$r"; fi
   fi
   if [[ ",$tests," == *,posix,* ]]; then
     local want got owner

@@ -1,6 +1,6 @@
 # Guest test suite, sourced by /init in a subshell (busybox ash). Reads /p9x/params:
 #   P9X_TRANSPORT tcp|virtio, P9X_CACHE, P9X_ANAME, P9X_MOUNT_OPTS, P9X_TESTS ("seed posix"),
-#   P9X_FSX_OPS, P9X_FSX_SEED, P9X_BIG (expected entries in big/).
+#   P9X_FSX_OPS, P9X_FSX_SEED, P9X_BIG (expected entries in big/), P9X_EXPECT_DIALECT (xqid|legacy).
 # Output (to /dev/ttyS1 and console), one per line:
 #   RESULT <name> PASS|FAIL|SKIP <detail>
 #   DATA <name> <key=value ...>          facts for the host's report
@@ -42,6 +42,7 @@ errname() {
   esac
 }
 ino() { out=$(stat -c %i "$1" 2>&1) && echo "$out" || errname "$out"; }
+dev() { stat -c %d "$1" 2>/dev/null || echo ERR; }
 # Content of a file as a token: orig, written, empty, ENOENT or other(<first bytes>).
 token() {
   [ -e "$1" ] || { errname "$(stat -c %i "$1" 2>&1)"; return; }
@@ -61,11 +62,14 @@ seed_variant() { # seed_variant ro|rw FILE
   cd $M
   i1=$(ino p1/$f) i2=$(ino p2/$f) d1=$(ino p1) d2=$(ino p2)
   say "DATA $name ino p1/$f=$i1 p2/$f=$i2 p1=$d1 p2=$d2"
-  if [ "$i1" != ENOENT ] && [ "$i1" = "$i2" ]; then R "$name.file-inodes-distinct" FAIL "p1/$f and p2/$f both inode $i1"
+  # A file's identity is (st_dev, st_ino): xqid mounts show the host's equal inode numbers on
+  # different devices, legacy mounts distinct inode numbers on one device.
+  v1=$(dev p1/$f):$i1 v2=$(dev p2/$f):$i2 w1=$(dev p1):$d1 w2=$(dev p2):$d2
+  if [ "$i1" != ENOENT ] && [ "$v1" = "$v2" ]; then R "$name.file-inodes-distinct" FAIL "p1/$f and p2/$f both dev:inode $v1"
   elif [ "$i1" = ENOENT ] || [ "$i2" = ENOENT ]; then R "$name.file-inodes-distinct" FAIL "p1/$f=$i1 p2/$f=$i2 (not visible)"
-  else R "$name.file-inodes-distinct" PASS "p1/$f=$i1 p2/$f=$i2"; fi
-  if [ "$d1" = "$d2" ]; then R "$name.dir-inodes-distinct" FAIL "p1 and p2 both inode $d1"
-  else R "$name.dir-inodes-distinct" PASS "p1=$d1 p2=$d2"; fi
+  else R "$name.file-inodes-distinct" PASS "p1/$f=$v1 p2/$f=$v2 (dev:inode)"; fi
+  if [ "$w1" = "$w2" ]; then R "$name.dir-inodes-distinct" FAIL "p1 and p2 both dev:inode $w1"
+  else R "$name.dir-inodes-distinct" PASS "p1=$w1 p2=$w2 (dev:inode)"; fi
   held=no
   if [ -e p1/$f ]; then
     if [ "$v" = ro ]; then exec 3<p1/$f && held=yes; else exec 3>>p1/$f && held=yes; fi
@@ -173,10 +177,66 @@ small_inodes() {
   do_umount
 }
 
+# The dialect the mount negotiated: the patched client shows ",xqid" in the options of an xqid
+# session and nothing otherwise.
+dialect() {
+  do_mount dialect || return 0
+  opts=$(awk -v m=$M '$2 == m {print $4}' /proc/mounts)
+  case ",$opts," in *,xqid,*) got=xqid ;; *) got=legacy ;; esac
+  check dialect.negotiated "want ${P9X_EXPECT_DIALECT:-?}, mount options $opts" [ "$got" = "$P9X_EXPECT_DIALECT" ]
+  do_umount
+}
+
+# xqid presentation: one st_dev per host filesystem, the host's inode numbers as st_ino (the host
+# compares them after the boot: host.present.*), readdir's d_ino = stat's st_ino, and the tools
+# that compare (st_dev, st_ino) behave as on the host. p1/ and p2/ are cloned images, so files
+# created alike in both get the same host inode number.
+present() {
+  do_mount present || return 0
+  cd $M
+  printf 'alpha\n' > p1/pres; printf 'bravo\n' > p2/pres; printf 'charlie\n' > p3/pres
+  printf 'compare-1\n' > p1/cmpf; printf 'compare-2\n' > p2/cmpf
+  paths=". p1 p2 p3 top.txt p1/file p2/file p3/file p1/dir/nested p2/dir/nested p1/hard/a p1/hard/b p1/pres p2/pres p3/pres"
+  line="" devs=""
+  for f in $paths; do line="$line $f=$(dev $f):$(ino $f)"; done
+  say "DATA present devino$line"
+  rd=$(dev .) r1=$(dev p1) r2=$(dev p2) r3=$(dev p3)
+  n=$(printf '%s\n' $rd $r1 $r2 $r3 | sort -u | wc -l)
+  check present.st_dev-per-filesystem "root=$rd p1=$r1 p2=$r2 p3=$r3; p1/dir/nested=$(dev p1/dir/nested) top.txt=$(dev top.txt)" \
+    [ "$n" = 4 -a "$(dev p1/dir/nested)" = "$r1" -a "$(dev p2/file)" = "$r2" -a "$(dev top.txt)" = "$rd" ]
+  bad=""
+  for d in . p1 p2 p3 p1/dir p1/hard; do
+    p9xt dino $d > /tmp/dino || { bad="$bad $d:readdir-failed"; continue; }
+    while read -r name dino; do
+      case $name in .|..) continue ;; esac
+      [ "$(ino $d/$name)" = "$dino" ] || bad="$bad $d/$name:d_ino=$dino,st_ino=$(ino $d/$name)"
+    done < /tmp/dino
+  done
+  check present.d_ino-is-st_ino "readdir of . p1 p2 p3 p1/dir p1/hard${bad:+; differ:$bad}" [ -z "$bad" ]
+  out=$(cp p1/pres p2/pres 2>&1); rc=$?
+  check present.cp "cp p1/pres p2/pres: rc=$rc ${out:-ok}; p2/pres now '$(cat p2/pres)'" [ $rc = 0 -a "$(cat p2/pres)" = alpha ]
+  cmp p1/cmpf p2/cmpf > /dev/null 2>&1; rc=$?
+  check present.cmp "cmp p1/cmpf p2/cmpf (same size, different bytes): rc=$rc, want 1" [ $rc = 1 ]
+  same=$(find p1 p2 p3 -samefile p1/pres | tr '\n' ' ')
+  hl=$(find p1 -samefile p1/hard/a | sort | tr '\n' ' ')
+  check present.find-samefile "-samefile p1/pres: '$same'; -samefile p1/hard/a: '$hl'" \
+    [ "$same" = "p1/pres " -a "$hl" = "p1/hard/a p1/hard/b " ]
+  # du counts a file with several names once: hard/b is hard/a in each image, and the images'
+  # hard/a have the same host inode number but are two files (two devices)
+  du=$(du -k p1/hard/a p1/hard/b p2/hard/a p2/hard/b | awk '{printf "%s=%s ", $2, $1}')
+  check present.du "du -k p1/hard/a p1/hard/b p2/hard/a p2/hard/b: $du" \
+    [ "$(echo $du | sed 's/=[0-9]*//g')" = "p1/hard/a p2/hard/a" -a "$(du -k p2/hard/a | awk '{print $1}')" -gt 0 ]
+  ha=$(dev p1/hard/a):$(ino p1/hard/a) hb=$(dev p1/hard/b):$(ino p1/hard/b)
+  check present.hardlink "p1/hard/a=$ha p1/hard/b=$hb nlink=$(stat -c %h p1/hard/a)" [ "$ha" = "$hb" -a "$(stat -c %h p1/hard/a)" = 2 ]
+  do_umount
+}
+
 for t in $P9X_TESTS; do
   case $t in
     seed) seed_variant ro file; seed_variant rw file2; small_inodes ;;
     posix) posix ;;
+    dialect) dialect ;;
+    present) present ;;
     extra) # run.sh --guest-script FILE: sourced with the share mounted at $M (cwd)
       if do_mount extra; then cd $M; . /p9x/extra.sh; do_umount; fi ;;
     *) R "$t" FAIL "unknown test" ;;

@@ -5,12 +5,14 @@
  *                              mapping is refused (cache=none maps read-only by design).
  *   p9xt mmap-ro FILE          map FILE read-only, compare every byte with read()
  *   p9xt setxattr FILE NAME VALUE | getxattr FILE NAME | listxattr FILE | removexattr FILE NAME
+ *   p9xt dino DIR              one line per entry of DIR, as getdents returns it: NAME D_INO
  *   p9xt fsx FILE NOPS SEED    fsx-style random operations (write, read, truncate, append,
  *                              mmap read/write, fsync, close+reopen) checked against an
  *                              in-memory model; full compare every 100 ops and at the end.
  * Prints one line; exit 0 = ok, 1 = failure, 2 = usage, 3 = mmap refused.
  */
 #define _GNU_SOURCE
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdint.h>
@@ -224,10 +226,21 @@ static int cmd_fsx(const char *path, long nops, uint64_t seed) {
   return 0;
 }
 
+/* readdir's own inode numbers, to compare with what stat says */
+static int cmd_dino(const char *dir) {
+  DIR *d = opendir(dir);
+  if (!d) return fail("opendir");
+  struct dirent *e;
+  while ((e = readdir(d)) != NULL) printf("%s %llu\n", e->d_name, (unsigned long long)e->d_ino);
+  closedir(d);
+  return 0;
+}
+
 int main(int argc, char **argv) {
   const char *c = argc > 1 ? argv[1] : "";
   if (!strcmp(c, "mmap") && argc == 3) return cmd_mmap(argv[2]);
   if (!strcmp(c, "mmap-ro") && argc == 3) return cmd_mmap_ro(argv[2]);
+  if (!strcmp(c, "dino") && argc == 3) return cmd_dino(argv[2]);
   if (!strcmp(c, "fsx") && argc == 5) return cmd_fsx(argv[2], atol(argv[3]), strtoull(argv[4], 0, 0));
   if (!strcmp(c, "setxattr") && argc == 5) {
     if (setxattr(argv[2], argv[3], argv[4], strlen(argv[4]), 0) != 0) return fail("setxattr");
@@ -255,7 +268,7 @@ int main(int argc, char **argv) {
     printf("ok\n");
     return 0;
   }
-  fprintf(stderr, "usage: p9xt mmap|mmap-ro FILE | fsx FILE NOPS SEED | setxattr F N V | getxattr F N | "
+  fprintf(stderr, "usage: p9xt mmap|mmap-ro FILE | dino DIR | fsx FILE NOPS SEED | setxattr F N V | getxattr F N | "
                   "listxattr F | removexattr F N\n");
   return 2;
 }

@@ -7,12 +7,14 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <filesystem>
 #include <string>
 #include <string_view>
 
 #include "conformance/cases/cases.h"
 #include "conformance/fixture.h"
 #include "conformance/runner.h"
+#include "conformance/shipped_files.h"
 #include "conformance/transport.h"
 
 namespace {
@@ -41,7 +43,8 @@ constexpr char kUsage[] =
     "  --restart-cmd CMD     when the server stops answering after a failed case (it crashed), run CMD\n"
     "                        with /bin/sh -c to restart it and go on (at most 64 times); without it,\n"
     "                        every later case fails \"the server is gone\"\n"
-    "  --vectors DIR         invalid vectors to send (default: spec/vectors of the source tree)\n"
+    "  --vectors DIR         invalid vectors to send (default: PREFIX/share/p9x/vectors when installed,\n"
+    "                        else spec/vectors of the source tree)\n"
     "  --keep-scratch        do not remove the scratch directory\n"
     "  --verbose             print the transcript of every failing case\n"
     "\n"
@@ -62,7 +65,7 @@ int main(int argc, char** argv) {
   using namespace p9x::conformance;
   std::signal(SIGPIPE, SIG_IGN);
   RunOptions options;
-  options.vectors_dir = std::string(P9X_SOURCE_DIR) + "/spec/vectors";
+  options.vectors_dir = DefaultVectorsDir();
   bool list = false;
   if (argc >= 2 && std::string_view(argv[1]) == "fixture") {
     if (argc < 3) {
@@ -138,6 +141,12 @@ int main(int argc, char** argv) {
     }
   }
 
+  // Without its vectors the runner would silently run fewer cases: refuse to start instead.
+  if (std::error_code ec; !std::filesystem::is_directory(options.vectors_dir + "/invalid", ec)) {
+    std::fprintf(stderr, "p9x-conform: no invalid vectors in %s/invalid (pass --vectors DIR)\n",
+                 options.vectors_dir.c_str());
+    return 2;
+  }
   Catalogue catalogue;
   RegisterAllCases(catalogue, options.vectors_dir);
   if (list) {

@@ -32,7 +32,9 @@ done
 [[ -z "$workdir" && -n "$port" ]] && workdir=/tmp/p9x-ganesha-$port
 log() { echo "ganesha.sh: $*"; }
 need() { [[ -n "$2" ]] || { echo "ganesha.sh: $cmd needs $1" >&2; exit 64; }; }
-alive() { [[ -f "$workdir/ganesha.pid" ]] && kill -0 "$(cat "$workdir/ganesha.pid")" 2>/dev/null; }
+# shellcheck source=process.sh
+source "$here/process.sh"
+alive() { pid_running "$workdir/ganesha.pid"; }
 ns_of() { if [[ -f "$workdir/netns" ]]; then cat "$workdir/netns"; else echo "${netns:-p9x-ganesha-${port:-x}}"; fi; }
 
 case "$cmd" in
@@ -99,9 +101,8 @@ EOF
     need "--port or --workdir" "$workdir"
     if alive; then
       pid=$(cat "$workdir/ganesha.pid")
-      kill -TERM "$pid" 2>/dev/null || true
-      for _ in $(seq 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
-      if kill -0 "$pid" 2>/dev/null; then log "no exit 10 s after SIGTERM (known hang at 'Removing all exports'): SIGKILL"; kill -KILL "$pid" 2>/dev/null || true; sleep 0.2; fi
+      # SIGKILL after 10 s: ganesha 4.3 can hang at 'Removing all exports'.
+      stop_pid "$workdir/ganesha.pid" 100
       log "stopped (pid $pid)"
     else
       log "not running"

@@ -42,6 +42,14 @@ case "$cmd" in
     need --export "$export_dir"; need --port "$port"
     [[ $(id -u) -eq 0 ]] || { echo "ganesha.sh: needs root (netns, ganesha)" >&2; exit 2; }
     command -v ganesha.nfsd >/dev/null || { echo "ganesha.sh: ganesha.nfsd not installed (run scripts/setup.sh)" >&2; exit 2; }
+    # ganesha 4.3 finds the filesystem of each export in /etc/mtab only (setmntent(MOUNTED));
+    # without it the export is not created and every Tattach is answered EACCES. A booted Debian
+    # has the link (systemd-tmpfiles, /usr/lib/tmpfiles.d/debian.conf); a fresh chroot or
+    # container does not: make the same link.
+    if [[ ! -e /etc/mtab ]]; then
+      log "no /etc/mtab (not a booted system): linking it to ../proc/self/mounts as systemd-tmpfiles does"
+      ln -s ../proc/self/mounts /etc/mtab
+    fi
     mkdir -p "$workdir/recovery"
     workdir=$(cd "$workdir" && pwd)
     export_dir=$(cd "$export_dir" && pwd)

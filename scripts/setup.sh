@@ -9,7 +9,8 @@ build_packages=(
   g++ cmake make ninja-build ccache pkg-config git ca-certificates
   libgtest-dev libgmock-dev libbenchmark-dev
   nlohmann-json3-dev libprotobuf-dev protobuf-compiler
-  scdoc   # the manual pages (dist/man/*.scd -> roff)
+  scdoc          # the manual pages (dist/man/*.scd -> roff)
+  file dpkg-dev  # scripts/package.sh: CPack's dpkg-shlibdeps step
 )
 # Tests: the fuzzer and sanitizers (clang), the independent decoder (tshark), real third-party
 # servers (diod, nfs-ganesha), the multi-filesystem fixture (e2fsprogs, util-linux), network
@@ -25,7 +26,7 @@ test_packages=(
   gcc libc6-dev   # tests/linux-client: static guest helper and guestfwd relay (libc.a)
   linux-perf valgrind
   systemd              # dist/: systemd-analyze checks the units (no running systemd needed)
-  file dpkg-dev lintian  # scripts/package.sh: CPack's dpkg-shlibdeps step needs file; lintian
+  lintian              # scripts/package.sh checks the package with it
 )
 
 wanted=("${build_packages[@]}")

@@ -4,15 +4,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include <filesystem>
 
 namespace p9x::conformance {
-
-std::string DefaultFixtureScript() {
-  const std::string script = std::string(P9X_SOURCE_DIR) + "/tests/fixture/make-fixture.sh";
-  std::error_code ec;
-  return std::filesystem::exists(script, ec) ? script : "";
-}
 
 int BuildFixture(const std::string& dir, const std::string& script, FILE* out) {
   if (geteuid() != 0) {

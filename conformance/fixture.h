@@ -11,7 +11,4 @@ namespace p9x::conformance {
 // Returns the exit status (0 built; 2 not root or the script is missing; else the script's).
 int BuildFixture(const std::string& dir, const std::string& script, FILE* out);
 
-// The make-fixture.sh next to the sources this binary was built from (P9X_SOURCE_DIR), or "".
-std::string DefaultFixtureScript();
-
 }  // namespace p9x::conformance

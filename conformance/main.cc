@@ -7,6 +7,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <filesystem>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -15,6 +16,7 @@
 #include "conformance/fixture.h"
 #include "conformance/html_report.h"
 #include "conformance/runner.h"
+#include "conformance/shipped_files.h"
 #include "conformance/transport.h"
 
 namespace {
@@ -51,7 +53,8 @@ constexpr char kUsage[] =
     "  --restart-cmd CMD     when the server stops answering after a failed case (it crashed), run CMD\n"
     "                        with /bin/sh -c to restart it and go on (at most 64 times); without it,\n"
     "                        every later case is reported \"not run\" and the run fails\n"
-    "  --vectors DIR         invalid vectors to send (default: spec/vectors of the source tree)\n"
+    "  --vectors DIR         invalid vectors to send (default: PREFIX/share/p9x/vectors when installed,\n"
+    "                        else spec/vectors of the source tree)\n"
     "  --keep-scratch        do not remove the scratch directory\n"
     "  --verbose             print the transcript of every failing case\n"
     "\n"
@@ -73,7 +76,7 @@ int main(int argc, char** argv) {
   using namespace p9x::conformance;
   std::signal(SIGPIPE, SIG_IGN);
   RunOptions options;
-  options.vectors_dir = std::string(P9X_SOURCE_DIR) + "/spec/vectors";
+  options.vectors_dir = DefaultVectorsDir();
   bool list = false;
   bool dialect_given = false;
   std::string describe;
@@ -174,6 +177,12 @@ int main(int argc, char** argv) {
   }
 
   if (options.profile == Profile::kXqid && !dialect_given) options.dialect = "xqid";
+  // Without its vectors the runner would silently run fewer cases: refuse to start instead.
+  if (std::error_code ec; !std::filesystem::is_directory(options.vectors_dir + "/invalid", ec)) {
+    std::fprintf(stderr, "p9x-conform: no invalid vectors in %s/invalid (pass --vectors DIR)\n",
+                 options.vectors_dir.c_str());
+    return 2;
+  }
   Catalogue catalogue;
   RegisterAllCases(catalogue, options.vectors_dir);
   if (!describe.empty()) {

@@ -9,6 +9,8 @@ build_packages=(
   g++ cmake make ninja-build ccache pkg-config git ca-certificates
   libgtest-dev libgmock-dev libbenchmark-dev
   nlohmann-json3-dev libprotobuf-dev protobuf-compiler
+  scdoc          # the manual pages (dist/man/*.scd -> roff)
+  file dpkg-dev  # scripts/package.sh: CPack's dpkg-shlibdeps step
 )
 # Tests: the fuzzer and sanitizers (clang), the independent decoder (tshark), real third-party
 # servers (diod, nfs-ganesha), the multi-filesystem fixture (e2fsprogs, util-linux), network
@@ -28,6 +30,8 @@ test_packages=(
   clang-format    # scripts/check-format.sh: the layout of changed lines
   chromium tidy poppler-utils fonts-dejavu-core   # tests/reports: the HTML pages in a real browser
   linux-source-6.1   # linux/build-modules.sh: net/9p and fs/9p of the guest kernel's release
+  systemd              # dist/: systemd-analyze checks the units (no running systemd needed)
+  lintian              # scripts/package.sh checks the package with it
 )
 # linux/build-modules.sh also needs the headers of exactly the kernel the Linux-client tier boots
 # (what linux-image-amd64 depends on); resolved from the package lists, after an update if needed.

@@ -1,4 +1,5 @@
-// Transports: tcp:HOST:PORT (IPv4, or [IPv6]) and unix:PATH listeners.
+// Transports: tcp:HOST:PORT (IPv4, or [IPv6]) and unix:PATH listeners, bound here or inherited
+// from a socket-activating service manager (systemd's LISTEN_FDS protocol).
 #include <arpa/inet.h>
 #include <netdb.h>
 #include <netinet/in.h>
@@ -8,8 +9,13 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include <fcntl.h>
+
 #include <cerrno>
+#include <charconv>
+#include <cstdlib>
 #include <cstring>
+#include <string_view>
 
 #include "server/server.h"
 
@@ -33,7 +39,60 @@ std::string PeerName(const sockaddr_storage& ss) {
   return "unix";
 }
 
+// The whole of `text` as a decimal number, or false.
+bool ParseDecimal(const char* text, unsigned long* out) {
+  if (text == nullptr || *text == '\0') return false;
+  const std::string_view view(text);
+  auto [end, ec] = std::from_chars(view.data(), view.data() + view.size(), *out);
+  return ec == std::errc() && end == view.data() + view.size();
+}
+
 }  // namespace
+
+Result<std::vector<int>, std::string> InheritedListeners(std::vector<std::string>* bound) {
+  // sd_listen_fds(3): "LISTEN_PID ... must match the PID of the process"; "the file descriptors
+  // passed start at SD_LISTEN_FDS_START", which is 3. A LISTEN_PID of another process means the
+  // variables were inherited by accident from a parent that was activated: not for us.
+  constexpr int kFirstFd = 3;
+  unsigned long pid = 0, count = 0;
+  const bool ours = ParseDecimal(std::getenv("LISTEN_PID"), &pid) && pid == static_cast<unsigned long>(getpid()) &&
+                    ParseDecimal(std::getenv("LISTEN_FDS"), &count);
+  unsetenv("LISTEN_PID");
+  unsetenv("LISTEN_FDS");
+  unsetenv("LISTEN_FDNAMES");
+  std::vector<int> fds;
+  if (!ours) return fds;
+  if (count > 1024) return Unexpected("LISTEN_FDS=" + std::to_string(count) + " is not a plausible count");
+  for (int fd = kFirstFd; fd < kFirstFd + static_cast<int>(count); ++fd) {
+    int listening = 0, type = 0;
+    socklen_t len = sizeof listening;
+    if (getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &listening, &len) != 0) {
+      return Unexpected(Sys("inherited descriptor " + std::to_string(fd)));
+    }
+    len = sizeof type;
+    getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &len);
+    if (!listening || type != SOCK_STREAM) {
+      return Unexpected("inherited descriptor " + std::to_string(fd) +
+                        " is not a listening stream socket (use ListenStream= and Accept=no)");
+    }
+    fcntl(fd, F_SETFD, FD_CLOEXEC);
+    fds.push_back(fd);
+    if (bound) {
+      sockaddr_storage ss{};
+      socklen_t sslen = sizeof ss;
+      getsockname(fd, reinterpret_cast<sockaddr*>(&ss), &sslen);
+      std::string where = "inherited fd " + std::to_string(fd) + ", ";
+      if (ss.ss_family == AF_UNIX) {
+        const auto* un = reinterpret_cast<const sockaddr_un*>(&ss);
+        where += "unix:" + std::string(un->sun_path, strnlen(un->sun_path, sizeof un->sun_path));
+      } else {
+        where += "tcp:" + PeerName(ss);
+      }
+      bound->push_back(where);
+    }
+  }
+  return fds;
+}
 
 Result<int, std::string> BindListener(const std::string& address, std::string* bound) {
   if (address.rfind("unix:", 0) == 0) {

@@ -27,7 +27,8 @@ void Usage(FILE* out) {
                "                          tree for tests: mem:mounts=p1+p2 (devices with identical\n"
                "                          inode numbers), gen=NAME:COUNT[:FIRST_INO[:STRIDE[:DEV]]]\n"
                "  -l, --listen ADDR       tcp:HOST:PORT, tcp:[V6ADDR]:PORT or unix:PATH; may be repeated\n"
-               "                          (default tcp:127.0.0.1:564: loopback only)\n"
+               "                          (default tcp:127.0.0.1:564: loopback only, unless the service\n"
+               "                          manager passed listening sockets: LISTEN_FDS, socket activation)\n"
                "      --stdio             serve one client on standard input/output (for exec: targets)\n"
                "  -r, --rfd N -w, --wfd N serve one client on file descriptors N (read) and N (write)\n"
                "      --readonly          refuse every request that changes the tree (EROFS)\n"
@@ -151,7 +152,13 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "p9xd: --rfd and --wfd go together\n");
     return 2;
   }
-  if (rfd < 0 && listens.empty()) listens.push_back("tcp:127.0.0.1:564");
+  std::vector<std::string> inherited_where;
+  auto inherited = InheritedListeners(&inherited_where);
+  if (!inherited) {
+    std::fprintf(stderr, "p9xd: %s\n", inherited.error().c_str());
+    return 1;
+  }
+  if (rfd < 0 && listens.empty() && inherited->empty()) listens.push_back("tcp:127.0.0.1:564");
   signal(SIGPIPE, SIG_IGN);
   struct sigaction sa {};
   sa.sa_handler = OnSignal;
@@ -183,7 +190,8 @@ int main(int argc, char** argv) {
     (*server)->Shutdown();
     return 0;
   }
-  std::vector<int> fds;
+  std::vector<int> fds = *inherited;
+  for (const std::string& where : inherited_where) describe(where);
   for (const std::string& address : listens) {
     std::string bound;
     auto fd = BindListener(address, &bound);

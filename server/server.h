@@ -22,6 +22,7 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "negotiation/version.h"
 #include "server/qid_map.h"
@@ -105,5 +106,12 @@ Result<void, std::string> Listen(Server& server, const std::string& address, con
 // Binds the listening socket only (so a caller can report the port before serving).
 Result<int, std::string> BindListener(const std::string& address, std::string* bound);
 void AcceptLoop(Server& server, int listen_fd, const std::atomic<bool>& stop);
+
+// Socket activation (sd_listen_fds(3), without libsystemd): when LISTEN_PID is this process and
+// LISTEN_FDS is N, the listening stream sockets at descriptors 3 .. 3+N-1, each with its address
+// in `bound` (same order). Clears LISTEN_PID, LISTEN_FDS and LISTEN_FDNAMES so that children do
+// not inherit them. No sockets (not activated) is an empty vector; an error when a passed
+// descriptor is not a listening stream socket.
+Result<std::vector<int>, std::string> InheritedListeners(std::vector<std::string>* bound);
 
 }  // namespace p9x::server

@@ -96,8 +96,11 @@ base="$out/base"
 rm -rf "$base"
 mkdir -p "$base"/{bin,dev,proc,sys,tmp,mnt,lib/modules,p9x}
 cp /bin/busybox "$base/bin/busybox"
-file -b /bin/busybox 2>/dev/null | grep -q 'statically linked' || ldd /bin/busybox 2>&1 | grep -q 'not a dynamic' ||
-  { echo "prepare: /bin/busybox is not static (install busybox-static)" >&2; exit 2; }
+# Static = no program interpreter. ldd (libc-bin, on every system; `file` is not) says so, and
+# exits 1 for a static binary: capture its output rather than pipe it under pipefail.
+busybox_ldd=$(ldd /bin/busybox 2>&1 || true)
+[[ "$busybox_ldd" == *"not a dynamic executable"* ]] ||
+  { echo "prepare: /bin/busybox is not static (install busybox-static): ldd says: $busybox_ldd" >&2; exit 2; }
 mknod -m 600 "$base/dev/console" c 5 1
 mknod -m 666 "$base/dev/null" c 1 3
 for m in "${order[@]}"; do

@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # diod.sh — run diod (a real third-party 9P2000.L server) on 127.0.0.1, no authentication.
 #
-#   diod.sh start --export DIR --port N [--workdir W]   background; waits until it answers Tversion
+#   diod.sh start --export DIR --port N [--workdir W]   background; waits until it answers Tversion;
+#                                                       a diod already there that is hung (does not
+#                                                       answer) or a zombie is replaced
 #   diod.sh stop  [--port N | --workdir W]              SIGTERM, then SIGKILL after 5 s; idempotent
 #   diod.sh status [--port N | --workdir W]
 #   diod.sh run   --export DIR --port N [--workdir W]   foreground (exec), for run.sh --server-cmd
@@ -33,7 +35,11 @@ diod_argv() {
   argv=(diod -f -n -N -c /dev/null -l "127.0.0.1:$port" -e "$(cd "$export_dir" && pwd)")
 }
 
-alive() { [[ -f "$workdir/diod.pid" ]] && kill -0 "$(cat "$workdir/diod.pid")" 2>/dev/null; }
+# shellcheck source=process.sh
+source "$here/process.sh"
+alive() { pid_running "$workdir/diod.pid"; }
+# A live diod answers Tversion; one that stopped answering (hung) is not a server to keep.
+answers() { python3 "$here/9p-probe.py" --wait 2 "tcp:127.0.0.1:$port" >/dev/null 2>&1; }
 
 case "$cmd" in
   run)
@@ -45,7 +51,11 @@ case "$cmd" in
   start)
     need --export "$export_dir"; need --port "$port"
     mkdir -p "$workdir"
-    if alive; then log "already running (pid $(cat "$workdir/diod.pid"))"; exit 0; fi
+    if alive; then
+      if answers; then log "already running (pid $(cat "$workdir/diod.pid"))"; exit 0; fi
+      log "pid $(cat "$workdir/diod.pid") is alive but does not answer Tversion: stopping it"
+      stop_pid "$workdir/diod.pid" 20
+    fi
     diod_argv
     log "starting: ${argv[*]}"
     "${argv[@]}" -L "$workdir/diod.log" </dev/null >>"$workdir/diod.log" 2>&1 &
@@ -61,9 +71,7 @@ case "$cmd" in
     need "--port or --workdir" "$workdir"
     if alive; then
       pid=$(cat "$workdir/diod.pid")
-      kill -TERM "$pid" 2>/dev/null || true
-      for _ in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
-      if kill -0 "$pid" 2>/dev/null; then log "still alive after 5 s: SIGKILL"; kill -KILL "$pid" 2>/dev/null || true; fi
+      stop_pid "$workdir/diod.pid" 50
       log "stopped (pid $pid)"
     else
       log "not running"
@@ -75,5 +83,5 @@ case "$cmd" in
     if alive; then log "running (pid $(cat "$workdir/diod.pid"))"; else log "not running"; exit 1; fi
     ;;
   *)
-    sed -n '2,13p' "$0" >&2; exit 64 ;;
+    sed -n '2,15p' "$0" >&2; exit 64 ;;
 esac

@@ -32,7 +32,9 @@ done
 [[ -z "$workdir" && -n "$port" ]] && workdir=/tmp/p9x-ganesha-$port
 log() { echo "ganesha.sh: $*"; }
 need() { [[ -n "$2" ]] || { echo "ganesha.sh: $cmd needs $1" >&2; exit 64; }; }
-alive() { [[ -f "$workdir/ganesha.pid" ]] && kill -0 "$(cat "$workdir/ganesha.pid")" 2>/dev/null; }
+# shellcheck source=process.sh
+source "$here/process.sh"
+alive() { pid_running "$workdir/ganesha.pid"; }
 ns_of() { if [[ -f "$workdir/netns" ]]; then cat "$workdir/netns"; else echo "${netns:-p9x-ganesha-${port:-x}}"; fi; }
 
 case "$cmd" in
@@ -40,6 +42,14 @@ case "$cmd" in
     need --export "$export_dir"; need --port "$port"
     [[ $(id -u) -eq 0 ]] || { echo "ganesha.sh: needs root (netns, ganesha)" >&2; exit 2; }
     command -v ganesha.nfsd >/dev/null || { echo "ganesha.sh: ganesha.nfsd not installed (run scripts/setup.sh)" >&2; exit 2; }
+    # ganesha 4.3 finds the filesystem of each export in /etc/mtab only (setmntent(MOUNTED));
+    # without it the export is not created and every Tattach is answered EACCES. A booted Debian
+    # has the link (systemd-tmpfiles, /usr/lib/tmpfiles.d/debian.conf); a fresh chroot or
+    # container does not: make the same link.
+    if [[ ! -e /etc/mtab ]]; then
+      log "no /etc/mtab (not a booted system): linking it to ../proc/self/mounts as systemd-tmpfiles does"
+      ln -s ../proc/self/mounts /etc/mtab
+    fi
     mkdir -p "$workdir/recovery"
     workdir=$(cd "$workdir" && pwd)
     export_dir=$(cd "$export_dir" && pwd)
@@ -99,9 +109,8 @@ EOF
     need "--port or --workdir" "$workdir"
     if alive; then
       pid=$(cat "$workdir/ganesha.pid")
-      kill -TERM "$pid" 2>/dev/null || true
-      for _ in $(seq 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
-      if kill -0 "$pid" 2>/dev/null; then log "no exit 10 s after SIGTERM (known hang at 'Removing all exports'): SIGKILL"; kill -KILL "$pid" 2>/dev/null || true; sleep 0.2; fi
+      # SIGKILL after 10 s: ganesha 4.3 can hang at 'Removing all exports'.
+      stop_pid "$workdir/ganesha.pid" 100
       log "stopped (pid $pid)"
     else
       log "not running"

@@ -1,8 +1,12 @@
 // Reads spec/xqid.md and spec/qid-map.md sentence by sentence and fails on a normative sentence
 // (one with MUST, MUST NOT, SHOULD or SHOULD NOT) that names no check, or names a check that does
-// not exist. A check is a conformance case, `Level.Area.Case`, registered in the catalogue, or a
-// unit test, `Suite.Name`, defined by TEST/TEST_F/TEST_P in a *_test.cc file of the tree. The
-// names are backquoted and stand in the sentence itself (spec/xqid.md §13).
+// not exist. A check is a conformance case, `Level.Area.Case`, registered in the catalogue; a
+// unit test, `Suite.Name`, defined by TEST/TEST_F/TEST_P in a *_test.cc file of the tree; or a
+// check of the Linux-client tier, `present.cp` or `host.seed-*.landed`, reported by
+// tests/linux-client/guest/tests.sh or run.sh (a `*` stands for the part those scripts fill in
+// at run time, such as the seed variant). The names are backquoted and stand in the sentence
+// itself (spec/xqid.md §13).
+#include <fnmatch.h>
 #include <gtest/gtest.h>
 
 #include <filesystem>
@@ -46,6 +50,31 @@ std::set<std::string> UnitTestNames(const std::filesystem::path& root) {
     }
   }
   return names;
+}
+
+// The names of the Linux-client tier's checks, as glob patterns: what tests/linux-client/guest/
+// tests.sh reports with `check NAME` or `R "NAME"`, and run.sh with `RESULT NAME`, each shell
+// expansion in a name (`$name`, `${v%%:*}`) turned into `*`.
+std::vector<std::string> GuestCheckPatterns(const std::filesystem::path& root) {
+  std::vector<std::string> patterns;
+  const std::regex reported(R"((?:\bcheck |\bR "|RESULT )([a-z$][-a-z0-9_.^${}%:*]*))");
+  const std::regex expansion(R"(\$\{[^}]*\}|\$[a-z_]+)");
+  for (const char* script : {"tests/linux-client/guest/tests.sh", "tests/linux-client/run.sh"}) {
+    const std::string text = ReadFile(root / script);
+    for (auto m = std::sregex_iterator(text.begin(), text.end(), reported); m != std::sregex_iterator(); ++m) {
+      const std::string name = std::regex_replace((*m)[1].str(), expansion, "*");
+      if (name.find('.') != std::string::npos) patterns.push_back(name);
+    }
+  }
+  return patterns;
+}
+
+// Whether `cited` (a `*` for a run-time part) names one of the guest checks.
+bool IsGuestCheck(const std::string& cited, const std::vector<std::string>& patterns) {
+  std::string probe = cited;
+  std::replace(probe.begin(), probe.end(), '*', 'x');
+  return std::any_of(patterns.begin(), patterns.end(),
+                     [&](const std::string& p) { return fnmatch(p.c_str(), probe.c_str(), 0) == 0; });
 }
 
 struct Sentence {
@@ -110,7 +139,7 @@ struct Problem {
 
 // Every problem with `doc`'s normative sentences; `cases` and `tests` are the names that exist.
 std::vector<Problem> CheckDocument(const std::string& doc, const std::set<std::string>& cases,
-                                   const std::set<std::string>& tests) {
+                                   const std::set<std::string>& tests, const std::vector<std::string>& guest = {}) {
   const std::regex normative(R"(\b(MUST|SHOULD)\b)");
   const std::regex named(R"(`([A-Z][A-Za-z0-9]*(?:\.[A-Z][A-Za-z0-9]*){1,2})`)");
   std::vector<Problem> problems;
@@ -128,6 +157,12 @@ std::vector<Problem> CheckDocument(const std::string& doc, const std::set<std::s
         problems.push_back({s.line, "names " + name + ", which is not a " +
                                         (is_case ? "conformance case" : "unit test") + ": " + excerpt});
       }
+    }
+    // Lower-case dotted names are guest checks when one matches; other such names (file names)
+    // are not citations at all.
+    const std::regex lower(R"(`([a-z][-a-z0-9_*^]*(?:\.[-a-z0-9_*^]+)+)`)");
+    for (auto m = std::sregex_iterator(s.text.begin(), s.text.end(), lower); m != std::sregex_iterator(); ++m) {
+      if (IsGuestCheck((*m)[1].str(), guest)) ++checks;
     }
     if (checks == 0 && unknown == 0) problems.push_back({s.line, "names no check: " + excerpt});
   }
@@ -165,10 +200,14 @@ TEST(SpecCitations, EveryNormativeSentenceNamesACheckThatExists) {
   const std::set<std::string> cases = CaseNames();
   const std::set<std::string> tests = UnitTestNames(root);
   ASSERT_TRUE(tests.contains("SpecCitations.EveryNormativeSentenceNamesACheckThatExists"));
+  const std::vector<std::string> guest = GuestCheckPatterns(root);
+  ASSERT_TRUE(IsGuestCheck("present.cp", guest));
+  ASSERT_TRUE(IsGuestCheck("host.seed-*.landed", guest));
+  ASSERT_FALSE(IsGuestCheck("present.no-such-check", guest));
   for (const char* doc : {"spec/xqid.md", "spec/qid-map.md"}) {
     const std::string text = ReadFile(root / doc);
     ASSERT_FALSE(text.empty()) << doc;
-    for (const Problem& p : CheckDocument(text, cases, tests)) ADD_FAILURE() << doc << ":" << p.line << ": " << p.what;
+    for (const Problem& p : CheckDocument(text, cases, tests, guest)) ADD_FAILURE() << doc << ":" << p.line << ": " << p.what;
   }
 }
 

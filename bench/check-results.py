@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: MIT
 """Checks a results.json written by `p9bench matrix` (bench/run-matrix.sh): the smoke test's oracle.
 
     bench/check-results.py RESULTS.JSON [--require-server NAME]...

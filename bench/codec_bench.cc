@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Codec throughput: decode and encode of the hot messages, in both dialects, with every check the
 // codec makes on untrusted input (results and command in bench/README.md).
 //

@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: MIT
 # Server RSS per idle connection: starts P9XD on a temporary export, opens N connections that
 # negotiate (Tversion) and attach, then leave them idle; prints (RSS after - RSS before) / N.
 #   bench/idle-memory.py build/server/p9xd 200

@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: MIT
 """Draws the benchmark matrix as SVG bar charts, from the results.json that the tables come from.
 
     bench/plot-matrix.py RESULTS.JSON [OUT_DIR]

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Qid map lookups at 10 M tracked files, against a plain per-file open-addressing table.
 //
 // Every benchmark looks up files chosen at random (a cheap LCG, same sequence for all) from a

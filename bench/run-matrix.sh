@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # The side-by-side server benchmark matrix: p9xd and diod (or any 9P2000.L server given
 # as a command template), each figure beside the raw request/response floor of the same message
 # sizes over the same transport, measured in the same run. Prints a Markdown table and writes

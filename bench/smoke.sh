@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # CTest's smoke of the side-by-side matrix: runs bench/run-matrix.sh --quick against
 # p9xd (and diod when installed and running as root, which diod's export needs), then checks
 # with bench/check-results.py that every cell of the grid exists and holds a number. It asserts

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // The client session (client.h): connecting through the version ladder, the typed calls, fid
 // numbers, and Fid handles with walk, open, windowed reads and writes, and directory reading.
 #include "client/client.h"

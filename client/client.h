@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // The p9x client session: connect, negotiate the dialect, and make typed 9P2000.L calls.
 //
 //   client::Options options{.target = "tcp:127.0.0.1:564"};

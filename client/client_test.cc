@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 #include "client/client.h"
 
 #include <gtest/gtest.h>

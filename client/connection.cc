@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // The client's connection (connection.h): tags, the writer, the reader thread that splits the
 // stream into frames and routes each reply to its call, flush, and failure of every call at once.
 #include "client/connection.h"

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // The low-level 9P connection: frames in, frames out, tags, and nothing about files.
 //
 // One reader thread reads whole frames off the socket and routes each by its tag: a frame

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 #include "client/connection.h"
 
 #include <arpa/inet.h>

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // The client's error value (error.h): how it prints, and the Error an Rlerror or an unexpected
 // reply becomes.
 #include "client/error.h"

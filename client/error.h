@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // The client's error value: every failure carries a Linux errno, so a caller (and the p9x
 // command line) can always print "ENOENT (No such file or directory)", plus the kind of failure
 // and a line of detail for a person.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Test helper: a scripted 9P peer on one end of a socketpair. Tests read the client's frames
 // and write whatever replies the script calls for (out of order, type-107 errors, hang-ups).
 // Every read is bounded (5 s) so a broken test fails instead of hanging.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // The capture parser's container formats (classic pcap, pcapng) and its public functions
 // (client/pcap.h). The link layers are in pcap_link.cc, TCP reassembly in pcap_tcp.cc.
 #include "client/pcap.h"

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Packet captures -> 9P frames, for `p9x decode capture.pcapng`. Pure: the input is the bytes of
 // a capture file, the output the 9P frames in it; no I/O, errors as values (codec/result.h).
 //

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // The capture parser's internals, shared by its three files: pcap.cc reads the container
 // formats (pcap, pcapng) and holds the public functions, pcap_link.cc peels the link, network and
 // transport layers off each packet, pcap_tcp.cc reassembles each TCP direction and cuts it into

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Link, network and transport layers for the capture parser: from a captured packet (Ethernet,
 // Linux cooked SLL/SLL2, loopback, raw IP) through IPv4/IPv6 to a TCP segment of a connection.
 #include <algorithm>

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // TCP reassembly and framing for the capture parser: one direction's byte stream in order, cut
 // into 9P frames (DirectionStream), and which connections are 9P and which side is the client
 // (Parser::Classify, Parser::Reassemble).

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // client/pcap: captures synthesized here, byte by byte (pcap, pcapng, Ethernet, SLL, SLL2, IPv4,
 // IPv6, TCP), carrying frames the codec encodes.
 

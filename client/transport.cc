@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Target strings and the byte streams they name (transport.h): tcp:, unix: and exec: connects.
 #include "client/transport.h"
 

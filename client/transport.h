@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // A connected byte stream to a 9P server, named by a target string:
 //   tcp:HOST:PORT     IPv4 or IPv6 (tcp:127.0.0.1:564, tcp:[::1]:564, tcp:localhost:564)
 //   unix:PATH         a Unix stream socket

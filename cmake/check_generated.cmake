@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 # Regenerates the files p9gen produces and fails if any differs from the checked-in copy:
 # codec/messages.inc, spec/messages.md, and the generated regions of spec/xqid.md and
 # spec/9p2000.L.md (p9gen fills them into copies in OUT; the hand-written text is kept as is, so

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 # The one-way module graph (GUIDE R15): the files of each folder may include only the modules
 # listed for it. Dependencies go codec <- negotiation <- {client, server} <- conformance, and:
 #  - conformance never includes server/: the runner judges any server from outside, and code

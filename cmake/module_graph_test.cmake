@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 # ModuleGraph.Check: the module check (cmake/module_graph.cmake) passes on the tree and fails on
 # scratch trees that each break one rule: conformance/ including server/, a test inside a module
 # folder including another module, a module including tests/, and bench/ including conformance/.

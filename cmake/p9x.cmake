@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 # Uniform target helpers (GUIDE R15) and the module-graph check.
 
 set(P9X_WARNINGS -Wall -Wextra -Wshadow -Wconversion -Wno-sign-conversion)

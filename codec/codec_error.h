@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Why a frame could not be decoded or encoded, and where.
 #pragma once
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Named constants of 9P2000.L, each with where it is defined. No magic numbers elsewhere.
 #pragma once
 

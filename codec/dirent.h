@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Directory entries inside Rreaddir's data: qid offset[8] type[1] name[s] each (diod
 // protocol.md readdir). The qid makes the entry size dialect-dependent: 24+len(name) bytes in
 // 9P2000.L, 32+len(name) in xqid.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // The frame codec (frame.h): header checks, stream framing, the table-built body decoders, the
 // dialect-mismatch diagnosis, encoding, codec errors and the message facts (MsgInfo, field docs).
 #include "codec/frame.h"

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // The frame codec: bytes <-> messages, pure (no I/O), bounded, allocation-free.
 //
 // A 9P frame is size[4] type[1] tag[2] body, size counting itself (intro(5)). Decoding checks,

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Linux errno numbers as carried on the wire by Rlerror (9P2000.L: "ecode[4]: Linux errno").
 //
 // These are the *Linux* numbers whatever the host is: host errors cross onto the wire in one place

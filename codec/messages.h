@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // The 9P2000.L message types, expanded from the message table (codec/messages.inc, generated
 // from spec/messages.json). Nothing here lists messages by hand: adding a message to the table
 // adds its struct, its MsgType value, its place in the Message variant, and (in frame.cc and

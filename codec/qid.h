@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // The qid, the server's identity for a file, and the dialect that decides its wire size.
 #pragma once
 

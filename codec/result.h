@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // p9x::Result<T, E>: the vocabulary type for operations that fail with a protocol error.
 //
 // Protocol errors are values, not exceptions (GUIDE R6). The API follows std::expected (C++23) so

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // The canonical text form of frames (text.h): the printer, the parser and the hex helpers.
 #include "codec/text.h"
 

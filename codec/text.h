@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // The canonical text form of a frame, for traces, transcripts and the golden vectors:
 //   Twalk{tag=1 fid=0 newfid=1 wnames=["a","b"]}
 //   Rattach{tag=1 qid={type=0x80 version=0 path=0x2}}          (path_hi=0)

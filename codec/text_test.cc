@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 #include "codec/text.h"
 
 #include <gtest/gtest.h>

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Primitive readers and writers for 9P wire types. Internal to the codec (frame.h is the API).
 //
 // Reader never fails mid-field: the first problem is recorded (kind and byte offset) and every

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // The record of one running case (case_log.h): frames, notes, failures and the verdict.
 #include "conformance/case_log.h"
 

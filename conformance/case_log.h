@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // The record of one case while it runs: every frame both ways, notes, non-conformances and the
 // verdict. A server's wrong answer ends up here as data, never as a C++ error.
 //

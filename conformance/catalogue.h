@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // The conformance catalogue: every case declared once, as data.
 //
 // A case is a name "Level.Area.Case" (CamelCase segments, no underscores, so names work as

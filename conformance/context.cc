@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // What a running case sees (context.h): sessions, scratch directories and the run's options.
 #include "conformance/context.h"
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // What a running case sees: the run's environment, its log, its connections and its scratch
 // directory.
 #pragma once

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Expected-failure lists (expected_list.h): parsing, matching a run against one, and --fix.
 #include "conformance/expected_list.h"
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Per-server expected-failure lists, in the manner of protobuf's conformance failure lists.
 //
 // Format (conformance/expected/<server>.txt): one entry per line,

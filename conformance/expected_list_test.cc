@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 #include "conformance/expected_list.h"
 
 #include <gtest/gtest.h>

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // `p9x-conform fixture DIR` (fixture.h): builds the multi-filesystem export the qid cases need.
 #include "conformance/fixture.h"
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // `p9x-conform fixture DIR`: builds the multi-filesystem export that the identity cases need
 // (two byte-identical ext4 images loop-mounted at DIR/p1 and DIR/p2, a tmpfs at DIR/p3), by
 // running tests/fixture/make-fixture.sh. Needs root, and says so without it.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Renders p9x-conform reports (the protobuf behind --json) as self-contained HTML pages.
 #include "conformance/html_report.h"
 

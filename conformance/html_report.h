@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // HTML views of p9x-conform reports, rendered from the report protobuf (the JSON report's
 // schema, conformance/report.proto), so a page says exactly what the JSON says. Each page is one
 // self-contained file: inline CSS and script, no network access, no external asset; its filters

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // p9x-conform: validates a 9P2000.L server (and the 9P2000.L.xqid dialect) over the wire.
 //
 //   p9x-conform --target tcp:127.0.0.1:5640 [options]

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // The probe (probe.h): one connection to the server under test, frame by frame, with the
 // invariants every reply must keep (tags, flush order, sizes) checked as frames arrive.
 #include "conformance/probe.h"

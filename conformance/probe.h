@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Probe: one connection to the server under test, driven frame by frame on the codec.
 //
 // A probe sends frames with the tags the case chooses (or fresh ones), records every frame both

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // The report in its three other forms: protobuf JSON (read and write), JUnit XML, and the
 // terminal summary.
 #include <google/protobuf/util/json_util.h>

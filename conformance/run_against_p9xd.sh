@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # run_against_p9xd.sh P9X_CONFORM P9XD DIALECT EXPECTED_LIST [--reports DIR] [P9X-CONFORM OPTIONS...]
 #
 # CTest driver (label conformance): starts p9xd on a fresh export, listening on a unix socket,

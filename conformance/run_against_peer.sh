@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # run_against_peer.sh P9X_CONFORM PEER DIALECT EXPECTED_LIST [REPORT_DIR]
 #
 # CTest driver (label peers): runs the whole p9x-conform catalogue against a real third-party

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // The run (runner.h): negotiation, capability probes, the selected cases, judging against the
 // expected-failure list, and the report.
 #include "conformance/runner.h"

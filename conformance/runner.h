@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // The run: negotiate, probe capabilities, create the scratch directory, run the selected cases,
 // remove the scratch directory, judge the results against the expected-failure list, report.
 #pragma once

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 #include "conformance/shipped_files.h"
 
 #include <filesystem>

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Where p9x-conform finds the files it ships with (the invalid vectors, the fixture scripts): under
 // the installation prefix of the running binary when it is installed (`cmake --install`, the
 // Debian package), else in the source tree it was built from.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Reads spec/xqid.md and spec/qid-map.md sentence by sentence and fails on a normative sentence
 // (one with MUST, MUST NOT, SHOULD or SHOULD NOT) that names no check, or names a check that does
 // not exist. A check is a conformance case, `Level.Area.Case`, registered in the catalogue; a

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Connecting the runner to the server under test (transport.h), over the client's connector.
 #include "conformance/transport.h"
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Connecting the runner to a server under test. The runner uses the client library's connector
 // (client/transport.h: tcp:HOST:PORT, unix:PATH, exec:COMMAND on a socketpair) and only adapts
 // its error to the runner's convention: a failed connection is a recorded result, not a crash.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // The invalid golden vectors p9x-conform sends as malformed frames (vectors.h): loading them.
 #include "conformance/vectors.h"
 

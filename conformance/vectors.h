@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // The invalid vectors of spec/vectors/ (spec/vectors/README.md), which p9x-conform sends to the
 // server as malformed frames (Required.Malformed.Vector<Name>).
 #pragma once

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // The client's ladder against a model of every server in spec/evidence/peers.md, as tables of
 // {peer, offered, expected session}. Each table row runs
 // twice: through the ladder's On*() calls directly, and over a real socketpair with the frames

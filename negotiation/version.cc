@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // The version strings, the server's answer to Tversion and the client's ladder declared in
 // negotiation/version.h.
 #include "negotiation/version.h"

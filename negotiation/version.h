@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Version strings, feature sets, the server's answer to Tversion, and the client's ladder.
 // This module owns every version string in p9x: nothing else parses or formats one.
 //

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 #include "negotiation/version.h"
 
 #include <gtest/gtest.h>

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # Checks that the C++ lines a change adds or modifies are laid out as .clang-format says, and
 # prints the fix as a diff when they are not. Only changed lines are checked: the tree is not
 # reformatted wholesale, so older code changes layout only when someone edits it.

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # Runs the README's two commands in a clean clone on a freshly installed minimal Debian 12: the
 # check to run before any change to the install steps (scripts/setup.sh, the README) is called
 # done, because the developers' machines have more installed than a new user's.

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # main-job.sh — p9x's main job: build everything, start p9xd on a built-in default
 # export, run the whole p9x-conform catalogue against it in both dialects (9P2000.L.xqid and plain
 # 9P2000.L) with ground truth (--local-root) and p9xd's empty expected-failure list, and end with

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # Builds the Debian package of p9x from this tree, then checks it with lintian:
 #
 #   scripts/package.sh            -> build-deb/p9x_VERSION_ARCH.deb

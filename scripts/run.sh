@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # The main job: installs what is missing, builds, starts p9xd on a built-in default export (the
 # multi-filesystem fixture when run as root, else a temporary directory) and runs the whole
 # p9x-conform catalogue against it in both dialects, ending with the summary tables.

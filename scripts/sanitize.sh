@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # The sanitizer tiers of the test command (scripts/test.sh calls this).
 #
 #   scripts/sanitize.sh asan [CTEST ARGS]   every target built with clang, ASan+UBSan, in

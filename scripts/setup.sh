@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # Installs every Debian package p9x needs to build, test and benchmark, and nothing else.
 # Idempotent and non-interactive: packages already present are skipped, so a second run is a
 # no-op apart from the dpkg query. Run as root (or with sudo available) on Debian 12.

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # The test command: installs what is missing, builds, and runs every test with CTest.
 # CI (.ci/run) calls exactly this. Tiers that need root (loop mounts, network namespaces, the
 # QEMU guest) skip themselves with a reason when not root.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // What every backend shares (backend.h): the check that a name is one valid path component.
 #include "server/backend.h"
 

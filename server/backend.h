@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Backend: what p9xd's protocol engine (server.cc) needs from a file store. Two implement it:
 // HostFs (host_fs.h), a host directory reached only through descriptors under the export root,
 // and MemFs (mem_fs.h), a deterministic in-memory tree for tests that can present several

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // The per-thread credential switch and the cached user database (see credentials.h for the model).
 #include "server/credentials.h"
 

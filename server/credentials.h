@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // The credentials a request acts with on the host, who they belong to, and the per-thread switch
 // that puts them on.
 //

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 #include "server/fs_identity.h"
 
 #include <fcntl.h>

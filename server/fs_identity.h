@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Filesystem identity for qid numbering: what names a host filesystem, at its place in an export,
 // across reboots and remounts (spec/qid-map.md §2). QidMapper numbers filesystems by it.
 #pragma once

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // HostFs's node operations: walk, open, create, link, rename, remove, attributes and xattrs (see
 // host_fs.h for the safety contract; directory listing is in host_fs_dir.cc).
 #include "server/host_fs.h"

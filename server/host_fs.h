@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // HostFs: the host-directory backend (backend.h). Every operation is relative to an O_PATH descriptor that
 // lies under the export root; no path string is ever re-walked from the top (GUIDE R7).
 //

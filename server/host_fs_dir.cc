@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // HostFs's directory listing: getdents64 into a per-open-directory buffer, and the identity of
 // each entry from getdents64 itself where that is safe, with a stat only where it is not (mount
 // points, filesystems whose d_ino cannot be trusted).

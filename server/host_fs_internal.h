@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // HostFs's internals shared by its files: descriptor helpers and the mount-point table.
 // host_fs.cc implements the node operations, host_fs_dir.cc directory listing (getdents64 and
 // which entries need a stat). Only they include this.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // HostFs against real directories: the safety contract of host_fs.h (walks never leave the export,
 // symlinks are never followed) and every operation the engine calls.
 #include "server/host_fs.h"

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Transports: tcp:HOST:PORT (IPv4, or [IPv6]) and unix:PATH listeners, bound here or inherited
 // from a socket-activating service manager (systemd's LISTEN_FDS protocol).
 #include <arpa/inet.h>

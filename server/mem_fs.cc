@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // MemFs's tree: walk, create, link, rename, remove, attributes, xattrs and directory listing
 // (see mem_fs.h for the contract; the open file is in mem_fs_open_file.cc).
 #include "server/mem_fs.h"

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // MemFs: an in-memory Backend (backend.h) for tests, fuzzing and the qid map at scale.
 //
 // Deterministic: inode numbers come from a counter per device, times from a logical clock that

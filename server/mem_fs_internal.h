@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // MemFs's data model, shared by its files: the inode, the backend's state, and the open file.
 // mem_fs.cc implements the tree operations, mem_fs_open_file.cc the open file (data and
 // byte-range locks), mem_fs_spec.cc the parsing of mem: export specs. Only they include this.

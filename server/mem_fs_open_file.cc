@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // MemFs's open file: data reads and writes within the backend's limits, and fcntl(2)-style
 // byte-range locks (see mem_fs_internal.h).
 #include <algorithm>

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Parsing of the mem: export spec (ParseMemFsSpec, mem_fs.h) into MemFsOptions.
 #include <charconv>
 #include <string>

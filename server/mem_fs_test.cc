@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // MemFs alone, without a server: readdir cookies, rename(2) and lock rules, mount points and
 // devices, and the parsing of the mem: export spec.
 #include "server/mem_fs.h"

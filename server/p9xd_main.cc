@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // p9xd: serves a host directory over 9P2000.L and 9P2000.L.xqid.
 #include <getopt.h>
 #include <signal.h>

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 #include "server/qid_map.h"
 
 #include <fcntl.h>

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Qid identity maps: how p9xd turns a host file's (st_dev, st_ino) into a qid path that no other
 // file on the export shares, in both dialects. The design write-up, with the test that checks each
 // rule, is spec/qid-map.md.

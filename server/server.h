@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // p9xd's protocol engine: sessions, fids, tags, flush and dispatch, over any byte stream.
 //
 // Threading (spec/9p2000.L.md §3, issue "p9xd"): each connection has one thread that owns all

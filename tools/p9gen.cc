@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // p9gen: expands the hand-edited message table spec/messages.json into
 //   codec/messages.inc  the X-macro list the codec builds every message type, encoder, decoder,
 //                       size function and printer from, and

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // p9x_dissector_gen: writes dist/wireshark/p9x_messages.lua, the message table of the Wireshark
 // dissector dist/wireshark/p9x.lua, from spec/messages.json, so that the dissector knows exactly
 // the messages and field layouts the codec knows (no hand-kept per-message list). The output is

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 #include "bench/p9bench/conn.h"
 
 #include <sys/socket.h>

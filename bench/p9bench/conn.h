@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // One benchmark connection: a socket, a frame reader and a send queue, all preallocated so the
 // timed loop allocates nothing. Used for both 9P servers and the raw floor server.
 #pragma once

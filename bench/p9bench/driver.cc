@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 #include "bench/p9bench/driver.h"
 
 #include <sys/epoll.h>

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // The timed loop. A workload is a script of ops; an op is a sequence of request groups; the
 // requests of a group are sent together (one writev) and the next group waits for all their
 // replies. `depth` lanes run ops independently on one connection (depth requests in flight), or

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 #include "bench/p9bench/floor_server.h"
 
 #include <dirent.h>

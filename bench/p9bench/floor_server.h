@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // The raw request/response floor: a server that does nothing but answer each request frame with
 // a reply of the size the request asks for, over the same transport as the 9P server. What a
 // 9P figure loses against it is the server's own cost (decode, dispatch, syscalls, copies).

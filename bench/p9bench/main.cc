@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // p9bench: the server benchmark client, its raw floor server, and the side-by-side matrix.
 //
 //   p9bench matrix --out DIR --work DIR [--quick] [--pin] [--server SPEC]... [--gbench FILE]...

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // The side-by-side matrix: every workload against every server, over TCP loopback and
 // a unix socket, each figure beside the raw floor measured in the same run with the same
 // message sizes. Writes results.json and results.md into the output directory.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 #include "bench/p9bench/net.h"
 
 #include <arpa/inet.h>

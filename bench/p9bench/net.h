@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Sockets, addresses and child processes for the server benchmarks. Nothing here knows 9P.
 #pragma once
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Smoke tests for the benchmark client: the loops run, count and check replies correctly.
 // Nothing here asserts on speed.
 #include <fcntl.h>

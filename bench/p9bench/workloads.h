@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // The benchmark workloads: 9P ones built on the codec, and the raw floor that replays the same
 // message sizes against the echo server (floor_server.h).
 //

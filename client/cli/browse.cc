@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // The read-only commands that look at the tree: p9x ls, stat and tree.
 #include "client/cli/cli.h"
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // The commands that change the tree: p9x mkdir, rm, mv and ln.
 #include "client/cli/cli.h"
 

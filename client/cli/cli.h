@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // What every p9x command shares: the global options, the exit statuses, how a command reports a
 // failure, the command table's row, the state a command runs with, and the helpers for
 // connecting, walking, paths and printing. Each command family lives in its own file of

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // The helpers every p9x command shares (declared in cli.h): failures and exit statuses,
 // formatting of qids, modes, times and attributes, paths, connecting and attaching.
 #include "client/cli/cli.h"

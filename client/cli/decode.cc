@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // p9x decode: 9P frames from hex, a file of frames or a packet capture, printed as text or JSON.
 #include "client/cli/cli.h"
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // p9x: the command-line 9P2000.L client. A thin layer over the client library (GUIDE R8): every
 // command is a few library calls plus printing. This file holds the command table, the help and
 // the option parser; the commands live beside it in client/cli/, one file per family. Run `p9x --help` or `p9x COMMAND

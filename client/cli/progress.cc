@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // The terminal progress line of p9x get and put (see progress.h).
 #include "client/cli/progress.h"
 

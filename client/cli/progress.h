@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Progress of a long transfer (p9x get, put) for a person at a terminal: bytes so far, the rate
 // and the time left, redrawn in place on standard error at most five times a second and ended
 // with a newline. Quiet when standard error is not a terminal, and with --json (a program reads

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // p9x version (the negotiation with a server) and p9x describe (the message table, offline).
 #include "client/cli/cli.h"
 

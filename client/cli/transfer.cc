@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // The commands that move file contents: p9x cat, get and put (get and put stream in chunks and
 // show progress on a terminal, client/cli/progress.h).
 #include "client/cli/cli.h"

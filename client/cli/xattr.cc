@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // p9x xattr list|get|set|remove: a remote file's extended attributes (Fid::Xattr* in client/client.h).
 #include "client/client.h"
 

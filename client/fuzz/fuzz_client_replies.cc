@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // fuzz_client_replies: libFuzzer target for the client's handling of whatever a server sends.
 //
 // The input is everything the server sends, one piece per request (ScriptedServer below). The

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // fuzz_decode_frame: libFuzzer target for the frame decoder (GUIDE R10, after rust-p9's
 // tframe_decode and crosvm's p9_tframe_fuzzer).
 //

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Replays inputs through a fuzz target's checks without libFuzzer, so the ordinary (gcc) build
 // runs the kept corpus (and, for the codec, every golden vector) under CTest. One driver for
 // every target (p9x_fuzz_target in cmake/p9x.cmake links it with the target's source):

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # Builds a libFuzzer target with clang (libFuzzer, ASan, UBSan) in its own build directory and
 # runs it for a bounded time, seeded from its kept corpus (and, for the codec, the golden vectors).
 #

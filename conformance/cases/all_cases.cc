@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 #include "conformance/cases/cases.h"
 
 namespace p9x::conformance {

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Attach: the root fid, fid rules on attach, Tauth, and attach before version.
 #include "conformance/cases/cases.h"
 #include "conformance/cases/helpers.h"

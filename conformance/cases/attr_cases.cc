@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Getattr, setattr and statfs.
 #include <sys/stat.h>
 #include <sys/statvfs.h>

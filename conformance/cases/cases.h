@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // The catalogue's registration functions, one per area file. main() calls RegisterAllCases.
 #pragma once
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Concurrency: many tags in flight on one connection, many connections at once.
 #include <set>
 

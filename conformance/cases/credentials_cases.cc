@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Credentials: a request of a user acts with that user's rights on the host, never the server's.
 // Each case attaches as nobody (n_uname 65534) and checks, against the export as this machine
 // sees it (--local-root, the runner as root), that nothing of the server's own credentials

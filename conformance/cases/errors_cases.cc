@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Errors: the server answers errors with Rlerror and a nonzero Linux errno.
 #include "conformance/cases/cases.h"
 #include "conformance/cases/helpers.h"

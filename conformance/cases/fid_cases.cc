@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Fid lifecycle: clunk, reuse, unknown fids, per-connection fid spaces, many fids.
 #include "conformance/cases/cases.h"
 #include "conformance/cases/helpers.h"

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Flush: unknown and answered tags, in-flight ordering, flush of a flush, blocked requests, storms.
 // The probe itself fails a case when a reply for a flushed tag arrives after its Rflush.
 #include <set>

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Lopen, lcreate, mkdir, read, write (data integrity, offsets, iounit) and fsync.
 #include "conformance/cases/cases.h"
 #include "conformance/cases/helpers.h"

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Malformed frames sent to the server.
 // For every malformed frame the server must answer Rlerror or close the connection, never crash or
 // hang, and a second connection must still work afterwards.

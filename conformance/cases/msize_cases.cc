@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Msize: every frame the server sends fits the agreed msize, and it refuses a larger request.
 #include "conformance/cases/cases.h"
 #include "conformance/cases/helpers.h"

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // The namespace: rename, renameat, unlinkat, remove, link, symlink, readlink, mknod.
 #include "conformance/cases/cases.h"
 #include "conformance/cases/helpers.h"

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Negotiation: Tversion strings, msize, re-Tversion, and the xqid offer.
 #include <optional>
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Qid identity: uniqueness across filesystems (the multi-filesystem fixture), stability across
 // routes (walk, readdir, getattr, rename, hard link), a new path after delete and re-create,
 // qid.version; and the xqid dialect's 128-bit paths and wire layout.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Readdir: small counts, resumable offsets, completeness, entries' qids equal walk qids.
 #include <map>
 #include <set>

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Walk: zero names, 16 names, more than 16, partial walks, newfid rules, "..", names with '/'.
 #include "conformance/cases/cases.h"
 #include "conformance/cases/helpers.h"

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Extended attributes (Txattrwalk/Txattrcreate) and locks (Tlock/Tgetlock).
 #include "conformance/cases/cases.h"
 #include "conformance/cases/helpers.h"

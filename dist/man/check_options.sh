@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # check_options.sh PROGRAM PAGE.scd
 #
 # Fails when an option that PROGRAM's --help prints is not named in its manual page source: every

@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: MIT
 """The Wireshark dissector dist/wireshark/p9x.lua decodes every field as `p9x decode --json` does.
 
 usage: dissector_test.py --lua P9X_LUA --p9x P9X --vectors DIR [--p9xd P9XD]

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # installed_run.sh CMAKE BUILD_DIR SOURCE_DIR EXPECTED_LIST
 #
 # CTest driver (Dist.InstalledConformance): installs the build into a staging root

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # socket_activation.sh P9XD P9X
 #
 # CTest driver (Dist.SocketActivation): p9xd serves listening sockets it inherits by the

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # systemd_units.sh UNIT_DIR
 #
 # CTest driver (Dist.SystemdUnits): the units parse (systemd-analyze verify, offline; the only

@@ -1,3 +1,4 @@
+-- SPDX-License-Identifier: MIT
 -- p9x.lua: a Wireshark dissector for 9P2000.L and 9P2000.L.xqid.
 --   tshark -X lua_script:p9x.lua --disable-protocol 9p -r capture.pcapng
 -- (Wireshark's built-in 9P dissector also claims port 564 and knows only 13-byte qids.)

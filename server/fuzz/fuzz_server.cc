@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // fuzz_server: structure-aware libFuzzer target for p9xd's protocol engine.
 //
 // Each input runs one in-process Server (server/server.h) over a MemFs ("mounts=p1+p2,gen=g:40")

@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: MIT
 """Writes the golden vectors of spec/vectors/ (format: README.md in this folder).
 
 The bytes here are built by hand from the wire layouts of 9P2000.L (diod protocol.md, Linux

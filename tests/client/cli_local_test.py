@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: MIT
 """The p9x commands whose behaviour depends on the local side, against a real p9xd:
 
   - xattr list|get|set|remove on real files (user.* attributes of the export's filesystem),

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # cli_peer_test.sh — every p9x command against a real server, checked against the export on disk.
 #
 #   cli_peer_test.sh P9X SERVER [P9XD [REMOTE_TEST]]

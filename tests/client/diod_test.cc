@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // The client library against diod, a real third-party 9P2000.L server (Debian package diod),
 // run by the test on a loopback port with a temporary export and no authentication
 // (as tests/peers/diod.sh runs it: diod -f -n -N -c /dev/null -l 127.0.0.1:PORT -e DIR).

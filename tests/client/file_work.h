@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // The file work every real-server test does through the client library, checked against the
 // export directory on the host: what the client writes must be on disk, what is on disk must
 // come back, and no fid may be left behind.

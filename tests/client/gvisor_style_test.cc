@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // A client that negotiates the way gVisor's pkg/p9 client does, against p9xd: it connects.
 //
 // The rules mirrored (google/gvisor pkg/p9/client.go NewClient and pkg/p9/version.go

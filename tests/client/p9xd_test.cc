@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // The client library against p9xd (server/), in both dialects and over every transport. Until
 // the server is built these tests skip with a message; once build/server/p9xd exists they run.
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // `p9x decode CAPTURE` on a real capture: p9xd on a loopback port, dumpcap recording it, p9x
 // sessions in the xqid and the legacy dialect, then the decode checked (and, when tshark is
 // installed, its count of 9P messages compared). Needs root for dumpcap on lo; skips otherwise.

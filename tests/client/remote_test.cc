@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // The client library's file work against a server someone else started: the target comes from
 // the environment, so a driver script can run this inside a network namespace (nfs-ganesha,
 // see cli_peer_test.sh). Not registered with CTest on its own: without the environment it skips.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Test harness for client integration tests: a real server process (diod, p9xd) on a loopback
 // port with a temporary export directory, started by the test and stopped (SIGTERM, then
 // SIGKILL) when the object goes away.

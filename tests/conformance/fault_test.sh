@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # fault_test.sh P9X_CONFORM P9XD PROXY P9X
 #
 # Shows that conformance cases fail against a server that breaks the rule they check: p9xd

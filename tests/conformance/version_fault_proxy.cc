@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // version_fault_proxy FAULT unix:PATH
 //
 // Speaks 9P on standard input/output (a p9x-conform exec: target) and relays every frame to the

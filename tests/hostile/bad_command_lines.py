@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: MIT
 """Bad command lines for every program: each must end with a non-zero exit and a clear message.
 
     bad_command_lines.py P9XD P9X P9X_CONFORM

@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: MIT
 """A 9P2000.L server that misbehaves in one chosen way, for testing clients against it.
 
     hostile_server.py MODE SOCKET_PATH

@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: MIT
 """p9x-conform and p9x against servers that misbehave (hostile_server.py), one mode at a time.
 
     run_hostile.py P9X_CONFORM P9X [MODE...]

@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: MIT
 """check-capture.py MODE DECODED.json LABEL — checks one boot's 9P traffic, as `p9x --json decode`
 printed it, against what the patched Linux client must send. MODE:
   xqid      every connection: one Tversion, offering 9P2000.L.xqid, answered 9P2000.L.xqid; every

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # CTest driver for the Linux-client tier: the real Linux 9p client (Debian 12 kernel under QEMU)
 # against p9xd in every cache mode (pass/fail), then the same seed scenario against diod and
 # QEMU's own 9p server (a report, not a pass condition). Writes REPORT_DIR/linux-client.md.

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # extract-vmlinux.sh BZIMAGE OUT — get the uncompressed ELF vmlinux out of a bzImage.
 #
 # A bzImage is a small decompressor followed by the compressed kernel. Find each compression

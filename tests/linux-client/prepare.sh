@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # prepare.sh [OUTDIR] — get the Debian 12 kernel and build the test initramfs base.
 #
 # Cache (default ${P9X_CACHE:-/var/cache/p9x}), reused when present, never installed:

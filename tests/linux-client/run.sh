@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # run.sh — the real Linux 9p client (Debian 12 kernel under QEMU TCG) against a 9P server.
 #
 # Pass/fail mode (for p9xd):

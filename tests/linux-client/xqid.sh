@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # CTest driver for the patched Linux client (linux/): builds the 9P2000.L.xqid modules for the
 # guest kernel, then boots them against p9xd and diod. Passes when every check passes:
 #   xqid      p9xd, mount option xqid, cache none,loose,mmap,fscache: the negotiated dialect, the

@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: MIT
 """9p-probe: is a real 9P2000.L server listening here?
 
 Sends Tversion(tag NOTAG, msize 65536, "9P2000.L") and requires Rversion (type 101).

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # diod.sh — run diod (a real third-party 9P2000.L server) on 127.0.0.1, no authentication.
 #
 #   diod.sh start --export DIR --port N [--workdir W]   background; waits until it answers Tversion;

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # ganesha.sh — run nfs-ganesha (FSAL VFS, 9P only) inside a private network namespace.
 #
 #   ganesha.sh start --export DIR --port N [--workdir W] [--netns NS]

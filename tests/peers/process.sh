@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 # process.sh — sourced by the peer scripts: is the server in a pid file alive, and stopping it.
 # A pid that kill -0 accepts is not necessarily a server: a zombie (dead, not yet reaped by its
 # parent; common when PID 1 of a container does not reap) passes kill -0 and holds nothing.

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # qid-identity.sh P9XD P9X CASE — qid identity on real filesystems (spec/qid-map.md §7).
 #
 #   reboot    two byte-identical ext4 images (same UUID, same inode numbers) on loop devices at

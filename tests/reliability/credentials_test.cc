@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // A request acts on the host with exactly the attaching user's credentials, nothing of the
 // server's: the real p9xd, run as root, over a real socket, on real files.
 //

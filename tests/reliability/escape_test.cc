@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Escape attempts against the real p9xd over a socket. p9xd exports base/export;
 // next to it, outside the export, lie a secret file, a directory with a file, and a file that a
 // hard link inside the export shares. Every attempt (walks of "..", names with slashes, walks

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Hostile clients against the real p9xd over real sockets. Each test abuses one
 // connection and checks that the abuse is refused or bounded (an Rlerror with a stated errno, or
 // the connection closed), that p9xd stays up, and that a well-behaved client on another

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Shared harness of the reliability tests: the real p9xd binary on a loopback port, raw sockets
 // for hostile clients (they send bytes the client library would never send, and never read), a
 // well-behaved client whose round-trip time is measured, and p9xd's RSS and descriptor count

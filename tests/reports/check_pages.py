@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: MIT
 """Checks p9x-conform's HTML pages in a real browser (headless Chromium) and with tidy.
 
     check_pages.py --out DIR PAGE.html...

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # compare_servers.sh P9X_CONFORM REPORT_DIR
 #
 # CTest driver: renders REPORT_DIR/compare.html, p9xd (both dialects), diod and nfs-ganesha side by

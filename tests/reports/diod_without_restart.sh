@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # diod_without_restart.sh P9X_CONFORM REPORT_DIR
 #
 # CTest driver (label peers): the whole catalogue against diod over the fixture without

@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: MIT
 """A 9P server that dies in the middle of a run: a proxy in front of a real server that exits.
 
     dying_proxy.py LISTEN_SOCKET UPSTREAM_SOCKET TRIGGER_NAME

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # server_dies.sh P9X_CONFORM P9XD
 #
 # CTest driver: p9x-conform against a server that dies in the middle of the run (p9xd behind

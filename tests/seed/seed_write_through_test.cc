@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // The multi-filesystem scenario on the real fixture, in both dialects:
 // two byte-identical ext4 images at p1/ and p2/ and a tmpfs at p3/ (tests/fixture), served by a
 // p9xd process. With p1/file open, a write through p2/file lands in p2/file, checked on the

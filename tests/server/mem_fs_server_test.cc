@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // MemFs as the backend of a real p9xd engine over real unix sockets, driven by the p9x client:
 // two devices with identical inode numbers in both dialects, and the qid map over millions of
 // generated files. (The backend alone is tested in server/mem_fs_test.cc.)

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // The failure rules of spec/qid-map.md §5, through the real engine (MemFs backend, real unix
 // socket, the p9x client): what a client gets when a file cannot be given a qid. The qid map's
 // journal is made to fail with the file size limit (RLIMIT_FSIZE: EFBIG, SIGXFSZ ignored), the

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // p9xd over real unix sockets against real temporary directories, driven by the p9x client.
 #include "server/server.h"
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // p9x-soak: load and faults against the real p9xd over real sockets, and nothing lost.
 // Four phases, each bounded by --seconds:
 //

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // An independent decoder for the golden vectors: Wireshark's 9P dissector (tshark).
 //
 // Every valid vector that exists in 9P2000.L (dialect legacy or both) goes into one capture built

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 #include "tests/vectors/vector_file.h"
 
 #include <algorithm>

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Reading the golden vectors of spec/vectors/ (format: spec/vectors/README.md).
 //
 // Shared by the vector tests, the tshark cross-check, the fuzz seed writer and the corpus replay.

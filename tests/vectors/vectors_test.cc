@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // The golden vectors of spec/vectors/, checked both ways against the codec (GUIDE R10):
 //   decode(hex) prints the text; parse(text) encodes to the hex; DecodeAs<M> agrees with
 //   DecodeFrame; each invalid vector fails with exactly its error kind and offset.

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 # Guest test suite, sourced by /init in a subshell (busybox ash). Reads /p9x/params:
 #   P9X_TRANSPORT tcp|virtio, P9X_CACHE, P9X_ANAME, P9X_MOUNT_OPTS, P9X_TESTS ("seed posix"),
 #   P9X_FSX_OPS, P9X_FSX_SEED, P9X_BIG (expected entries in big/), P9X_EXPECT_DIALECT (xqid|legacy).

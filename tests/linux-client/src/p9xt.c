@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 /* p9xt — small static helper for the guest tests (busybox lacks these tools).
  *
  *   p9xt mmap FILE             MAP_SHARED write a pattern, msync, munmap; verify with read()

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 /* relay HOST PORT — the QEMU guestfwd command: copies stdin -> TCP HOST:PORT -> stdout.
  *
  * libslirp runs this once per guest connection, with stdin/stdout joined to the guest's TCP

@@ -3,8 +3,9 @@
 //
 // Each handler is one member of Connection (connection.h) per T-message. A handler reads the fid's
 // node and open file through the Fid snapshots; the few that hold Fid::mu for the whole call say
-// why on the line above the lock. Every handler that acts on the host (backend calls, qids, which
-// stat the file) does so after P9X_ACT_AS; the ones without it say which state they change.
+// why on the line above the lock. Every host action (a backend call; a qid, which stats the file)
+// comes after P9X_ACT_AS; what a handler does before it or without it (checks, the xattr fids'
+// in-memory values, Txattrcreate) touches only the server's own state.
 #pragma once
 
 #include "server/connection.h"

@@ -197,4 +197,33 @@ Result<CredentialsRef> UserDatabase::Lookup(std::string_view uname, uint32_t n_u
   return CredentialsRef(std::move(c));
 }
 
+IdentityPolicy::IdentityPolicy(IdentityMode mode, uid_t squash_uid, gid_t squash_gid, bool root_squash,
+                               bool running_as_root)
+    : mode_(mode),
+      root_squash_(root_squash),
+      switching_(running_as_root && mode != IdentityMode::kSelf),
+      self_user_(std::make_shared<const Credentials>(ProcessCredentials())),
+      squash_user_(std::make_shared<const Credentials>(Credentials{squash_uid, squash_gid, {}})) {}
+
+Result<CredentialsRef> IdentityPolicy::AttachingUser(std::string_view uname, uint32_t n_uname) {
+  switch (mode_) {
+    case IdentityMode::kSelf:
+      return self_user_;
+    case IdentityMode::kSquash:
+      return squash_user_;
+    case IdentityMode::kPerUser:
+      break;
+  }
+  auto user = users_.Lookup(uname, n_uname);
+  if (!user) return Unexpected(user.error());
+  // Root is root only when the export allows it (ServerOptions::root_squash).
+  if ((*user)->uid == 0 && root_squash_) return squash_user_;
+  return user;
+}
+
+Result<void> IdentityPolicy::ActAs(const Credentials& user) const {
+  if (!switching_) return {};
+  return SwitchThreadCredentials(user);
+}
+
 }  // namespace p9x::server

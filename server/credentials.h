@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: MIT
-// The credentials a request acts with on the host, who they belong to, and the per-thread switch
-// that puts them on.
+// Identity: the credentials a request acts with on the host, who they belong to (the attaching
+// user, resolved by IdentityPolicy), and the per-thread switch that puts them on.
 //
 // The model: what a user can do through p9xd is what the same user could do on the host, never
 // more. A request of a user other than root acts with exactly that user's fsuid, fsgid and
@@ -28,6 +28,16 @@
 #include "codec/result.h"
 
 namespace p9x::server {
+
+// Whose credentials a request acts with on the host (ServerOptions::identity; the model above).
+enum class IdentityMode : uint8_t {
+  kSelf,     // every request runs as the server's own user, with its groups (default unless root)
+  kPerUser,  // root server: each request runs as the attaching user: fsuid, fsgid, the user's
+             // supplementary groups from the host's user database, and (unless root) no
+             // capabilities
+  kSquash,   // every request runs as squash_uid/squash_gid, no supplementary groups, no capabilities
+             // (unless squash_uid is 0)
+};
 
 // One user's identity on the host, as a process of that user would carry it.
 struct Credentials {
@@ -74,6 +84,29 @@ class UserDatabase {
   std::chrono::seconds lifetime_;
   std::mutex mu_;  // guards cache_; a leaf lock (no other lock is taken while it is held)
   std::unordered_map<std::string, Entry> cache_;
+};
+
+// The server's identity rules: which credentials an attach gets (by IdentityMode), and the switch
+// every handler makes to them before it acts on the host.
+class IdentityPolicy {
+ public:
+  // running_as_root: whether this process is root (only root can switch credentials).
+  IdentityPolicy(IdentityMode mode, uid_t squash_uid, gid_t squash_gid, bool root_squash, bool running_as_root);
+
+  // The user a Tattach of uname/n_uname acts as: the server's own (kSelf), the squash user
+  // (kSquash, and root under root_squash), or the named user from the host's user database.
+  Result<CredentialsRef> AttachingUser(std::string_view uname, uint32_t n_uname);
+  // Puts the calling thread in `user`'s credentials (SwitchThreadCredentials). Does nothing when
+  // every request runs as the server itself (kSelf, or a server that is not root).
+  Result<void> ActAs(const Credentials& user) const;
+
+ private:
+  IdentityMode mode_;
+  bool root_squash_;
+  bool switching_;              // running as root and not kSelf
+  UserDatabase users_;          // attach-time resolution of kPerUser names and numbers
+  CredentialsRef self_user_;    // kSelf: the server's own credentials (never switched to)
+  CredentialsRef squash_user_;  // kSquash, and root under root_squash
 };
 
 }  // namespace p9x::server

@@ -15,6 +15,13 @@
 // max_queued_reply_bytes; at the bound the connection takes no further request until the queue
 // drains, so a client that never reads costs about that much memory (plus one request) and
 // blocks nobody else.
+//
+// Where each part lives: connection.{h,cc} (one connection: I/O, framing, back-pressure, tags,
+// flush, dispatch; the lock order is written at Connection::out_mu_), handlers.h and
+// handlers_{session,file,tree,meta}.cc (one handler per T-message), fid_table.{h,cc} (fids and the
+// session generation), worker_pool.{h,cc}, credentials.{h,cc} (identity: attach-user resolution
+// and the per-request credential switch), server_state.h (what a server's connections share),
+// log.{h,cc}, server.cc (creation, connections' lifecycle, Shutdown, qids).
 #pragma once
 
 #include <sys/types.h>
@@ -26,20 +33,10 @@
 #include <vector>
 
 #include "negotiation/version.h"
+#include "server/credentials.h"
 #include "server/qid_map.h"
 
 namespace p9x::server {
-
-// Whose credentials a request acts with on the host (server/credentials.h states the model:
-// what a user can do through p9xd is what the same user could do on the host, never more).
-enum class IdentityMode : uint8_t {
-  kSelf,     // every request runs as the server's own user, with its groups (default unless root)
-  kPerUser,  // root server: each request runs as the attaching user: fsuid, fsgid, the user's
-             // supplementary groups from the host's user database, and (unless root) no
-             // capabilities
-  kSquash,   // every request runs as squash_uid/squash_gid, no supplementary groups, no capabilities
-             // (unless squash_uid is 0)
-};
 
 class Backend;
 

@@ -11,6 +11,7 @@
 #include <spawn.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -75,11 +76,20 @@ inline bool WaitForListener(int port, std::chrono::milliseconds wait) {
   return false;
 }
 
+// True once something accepts connections on the unix socket `path` (polled up to `wait`). The
+// socket file alone is not enough: it exists from bind(2), and a connect before listen(2) is
+// refused.
 inline bool WaitForUnixSocket(const std::string& path, std::chrono::milliseconds wait) {
   const auto deadline = std::chrono::steady_clock::now() + wait;
+  sockaddr_un addr{};
+  addr.sun_family = AF_UNIX;
+  if (path.size() >= sizeof addr.sun_path) return false;
+  path.copy(addr.sun_path, path.size());
   while (std::chrono::steady_clock::now() < deadline) {
-    struct stat st {};
-    if (stat(path.c_str(), &st) == 0 && S_ISSOCK(st.st_mode)) return true;
+    const int s = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    const bool ok = connect(s, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0;
+    close(s);
+    if (ok) return true;
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
   }
   return false;

@@ -1,0 +1,115 @@
+// SPDX-License-Identifier: MIT
+// Handlers of open files: Tlopen, Tlcreate, Tread, Twrite (including the xattr fids' value),
+// Tfsync and Tclunk (which sets an attribute written through Txattrcreate).
+#include "server/handlers.h"
+
+#include <algorithm>
+
+namespace p9x::server {
+
+Reply Connection::Handle(const Tlopen& m, const Request& req) {
+  P9X_FID(f, m.fid);
+  // Held for the whole call: of two Tlopens of one fid, only the first may open it.
+  std::lock_guard lock(f->mu);
+  if (f->open || f->kind != Fid::Kind::kNode) return Unexpected(Errno::kEBADF);
+  P9X_ACT_AS(f);
+  auto open = s_.fs->OpenNode(f->node, m.flags);
+  if (!open) return Unexpected(open.error());
+  auto q = QidOf(f->node, req.wire.dialect);
+  if (!q) return Unexpected(q.error());
+  f->open = std::move(*open);
+  return Make(req, Rlopen{*q, Iounit(req)});
+}
+
+Reply Connection::Handle(const Tlcreate& m, const Request& req) {
+  P9X_FID(f, m.fid);
+  // Held for the whole call: the fid turns into the new open file; no request sees it half way.
+  std::lock_guard lock(f->mu);
+  if (f->open || f->kind != Fid::Kind::kNode) return Unexpected(Errno::kEBADF);
+  if (!f->node->is_dir()) return Unexpected(Errno::kENOTDIR);
+  P9X_ACT_AS(f);
+  auto created = s_.fs->Create(f->node, m.name, m.flags, m.mode, m.gid);
+  if (!created) return Unexpected(created.error());
+  auto q = QidOf(created->first, req.wire.dialect);
+  // spec/qid-map.md §5.1: a file the client is told was not created is not left behind. Only
+  // with O_EXCL is it certain that this request made it (without, an existing file is opened).
+  if (!q) return UndoCreate(created->first, q.error(), (m.flags & kOpenExcl) != 0);
+  f->node = std::move(created->first);
+  f->open = std::move(created->second);
+  return Make(req, Rlcreate{*q, Iounit(req)});
+}
+
+Reply Connection::Handle(const Tread& m, const Request& req) {
+  P9X_FID(f, m.fid);
+  // The count is clamped so that the reply fits msize (spec/9p2000.L.md §4).
+  const uint32_t count = std::min(m.count, req.wire.msize - kRreadHeaderSize);
+  if (f->GetKind() == Fid::Kind::kXattrRead) {
+    std::lock_guard lock(f->mu);
+    const uint64_t size = f->xattr.size();
+    const uint64_t start = std::min<uint64_t>(m.offset, size);
+    const uint32_t n = static_cast<uint32_t>(std::min<uint64_t>(count, size - start));
+    return Make(req, Rread{Bytes{std::span<const uint8_t>(f->xattr).subspan(start, n)}});
+  }
+  const std::shared_ptr<OpenFile> open = f->OpenNode();
+  if (!open) return Unexpected(Errno::kEBADF);
+  P9X_ACT_AS(f);
+  // Read straight into the reply buffer, after its 11-byte header.
+  std::vector<uint8_t> out(kRreadHeaderSize + count);
+  auto got = open->Read(std::span<uint8_t>(out).subspan(kRreadHeaderSize), m.offset);
+  if (!got) return Unexpected(got.error());
+  const size_t n = *got;
+  out.resize(kRreadHeaderSize + static_cast<size_t>(n));
+  if (out.capacity() - out.size() > kMaxUnusedReplyBytes) out.shrink_to_fit();
+  EncodeCountedReplyHeader(std::span<uint8_t, kRreadHeaderSize>(out.data(), kRreadHeaderSize), MsgType::kRread, req.tag,
+                           static_cast<uint32_t>(n));
+  return out;
+}
+
+Reply Connection::Handle(const Twrite& m, const Request& req) {
+  P9X_FID(f, m.fid);
+  if (f->GetKind() == Fid::Kind::kXattrWrite) {
+    std::lock_guard lock(f->mu);
+    // The value arrives in order; Tclunk sets it (spec/9p2000.L.md Txattrcreate).
+    if (m.offset != f->xattr.size() || f->xattr.size() + m.data.bytes.size() > f->xattr_size) {
+      return Unexpected(Errno::kEINVAL);
+    }
+    f->xattr.insert(f->xattr.end(), m.data.bytes.begin(), m.data.bytes.end());
+    return Make(req, Rwrite{static_cast<uint32_t>(m.data.bytes.size())});
+  }
+  const std::shared_ptr<OpenFile> open = f->OpenNode();
+  if (!open) return Unexpected(Errno::kEBADF);
+  P9X_ACT_AS(f);
+  auto n = open->Write(m.data.bytes, m.offset);
+  if (!n) return Unexpected(n.error());
+  return Make(req, Rwrite{static_cast<uint32_t>(*n)});
+}
+
+Reply Connection::Handle(const Tclunk& m, const Request& req) {
+  // clunk(5): the fid is released whatever the reply.
+  FidRef f = TakeFid(m.fid, req.generation);
+  if (!f) return Unexpected(Errno::kEBADF);
+  // Held for the whole call: a Twrite that found the fid before the Take may still append to the value.
+  std::lock_guard lock(f->mu);
+  if (f->kind == Fid::Kind::kXattrWrite) {
+    P9X_ACT_AS(f);
+    if (f->xattr.size() != f->xattr_size) return Unexpected(Errno::kEINVAL);
+    // attr_size 0 removes the attribute, whatever the flags: Linux's removexattr sends
+    // Txattrcreate{size 0, XATTR_REPLACE}, and QEMU removes on any empty value the same way.
+    const bool remove = f->xattr_size == 0;
+    if (auto set = s_.fs->SetXattr(f->node, f->xattr_name, f->xattr, f->xattr_flags, remove); !set) {
+      return Unexpected(set.error());
+    }
+  }
+  return Make(req, Rclunk{});
+}
+
+Reply Connection::Handle(const Tfsync& m, const Request& req) {
+  P9X_FID(f, m.fid);
+  const std::shared_ptr<OpenFile> open = f->OpenNode();
+  if (!open) return Unexpected(Errno::kEBADF);
+  P9X_ACT_AS(f);
+  if (auto r = open->Sync(m.datasync != 0); !r) return Unexpected(r.error());
+  return Make(req, Rfsync{});
+}
+
+}  // namespace p9x::server

@@ -71,7 +71,10 @@ fi
 upstream=${version#*:}   # file names carry no epoch
 upstream_dir=${upstream%-*}
 
-key=$( { echo "$version"; sha256sum "$0" "$here"/patches/*.patch; } | sha256sum | cut -d' ' -f1)
+# Contents and names only: the same checkout reached by another path (qemu/build-qemu.sh from the
+# top, ../../qemu/build-qemu.sh from a test) is the same input.
+key=$( { echo "$version"; cat "$0"; for p in "$here"/patches/*.patch; do basename "$p"; cat "$p"; done; } |
+       sha256sum | cut -d' ' -f1)
 binary=$out/qemu-system-x86_64
 stored=$(cat "$out/.inputs" 2>/dev/null || true)
 if [[ -x "$binary" ]] && { [[ "$stored" == "$key checked" ]] || { ((check == 0)) && [[ "$stored" == "$key" ]]; }; }; then

@@ -33,6 +33,10 @@ test_packages=(
   linux-source-6.1   # linux/build-modules.sh: net/9p and fs/9p of the guest kernel's release
   systemd              # dist/: systemd-analyze checks the units (no running systemd needed)
   lintian              # scripts/package.sh checks the package with it
+  # qemu/build-qemu.sh: Debian's qemu source package (dpkg-source) and the minimal
+  # qemu-system-x86_64's build dependencies; the firmware comes with qemu-system-x86 (seabios)
+  dpkg-dev patch perl meson flex bison
+  libglib2.0-dev libpixman-1-dev libcap-ng-dev libattr1-dev zlib1g-dev libslirp-dev libfdt-dev
 )
 # linux/build-modules.sh also needs the headers of exactly the kernel the Linux-client tier boots
 # (what linux-image-amd64 depends on); resolved from the package lists, after an update if needed.

@@ -55,8 +55,9 @@ mapfile -t series < <(ls "$here"/patches/*.patch 2>/dev/null | sort)
 
 out=${out:-${P9X_CACHE:-/var/cache/p9x}/linux-xqid/$kver}
 mkdir -p "$out"
+# Contents and names only: the same checkout reached by another path is the same input.
 key=$( { echo "$kver $src_version"; stat -c '%s %Y' "$tarball" "$headers/.config" "$headers/Module.symvers";
-         sha256sum "$0" "${series[@]}"; } | sha256sum | cut -d' ' -f1)
+         cat "$0"; for p in "${series[@]}"; do basename "$p"; cat "$p"; done; } | sha256sum | cut -d' ' -f1)
 modules=(9pnet 9pnet_fd 9pnet_virtio 9p)
 have_all=1
 for m in "${modules[@]}"; do [[ -f "$out/$m.ko" ]] || have_all=0; done

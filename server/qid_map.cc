@@ -260,7 +260,7 @@ constexpr size_t kMaxIdentityBytes = 16384;
 }  // namespace
 
 QidMapper::QidMapper(QidMapperOptions options)
-    : options_(std::move(options)), cache_id_(g_next_mapper_id.fetch_add(1, std::memory_order_relaxed)) {
+    : cache_id_(g_next_mapper_id.fetch_add(1, std::memory_order_relaxed)), options_(std::move(options)) {
   QidCapacities& c = options_.capacities;
   c.blocks = std::min(c.blocks, kMaxBlocks);
   c.blocks_per_filesystem = std::min(c.blocks_per_filesystem, kBlocksPerFilesystem);

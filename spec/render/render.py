@@ -70,7 +70,25 @@ def render(source, out, rel):
          "--lua-filter=" + os.path.join(HERE, "md-links.lua"), "--css=" + css_rel,
          "--metadata=pagetitle:" + title(src), "--output=" + dst, src],
         check=True)
+    move_toc_below_title(dst)
     return dst
+
+
+def move_toc_below_title(page):
+    """pandoc puts the table of contents before the body; the page reads better with the title
+    (the document's first h1) above it."""
+    with open(page, encoding="utf-8") as f:
+        text = f.read()
+    start, end, title_end = text.find('<nav id="TOC"'), text.find("</nav>"), text.find("</h1>")
+    if start < 0 or end < 0 or title_end < end:
+        return
+    end += len("</nav>")
+    toc = text[start:end]
+    text = text[:start] + text[end:]
+    title_end = text.find("</h1>") + len("</h1>")
+    text = text[:title_end] + "\n" + toc + text[title_end:]
+    with open(page, "w", encoding="utf-8") as f:
+        f.write(text)
 
 
 def title(path):

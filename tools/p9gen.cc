@@ -192,8 +192,7 @@ std::string GenerateMd(const json& spec) {
     std::string anchor = name;
     std::transform(anchor.begin(), anchor.end(), anchor.begin(), [](unsigned char c) { return std::tolower(c); });
     o << "| [" << name << "](#" << anchor << ") | " << m["type"].get<int>() << " | " << show(l, 13) << " | "
-      << show(x, 21) << (HasQid(m) && l != x ? " (+8 per qid)" : "") << " | " << m["ref"].get<std::string>()
-      << " |\n";
+      << show(x, 21) << (HasQid(m) && l != x ? " (+8 per qid)" : "") << " | " << m["ref"].get<std::string>() << " |\n";
   }
   o << "\n## Messages\n";
   for (const auto& m : spec["messages"]) {

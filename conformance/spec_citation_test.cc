@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: MIT
-// Reads spec/xqid.md and spec/qid-map.md sentence by sentence and fails on a normative sentence
-// (one with MUST, MUST NOT, SHOULD or SHOULD NOT) that names no check, or names a check that does
-// not exist. A check is a conformance case, `Level.Area.Case`, registered in the catalogue; a
+// Reads spec/xqid.md, spec/qid-map.md and spec/9p2000.L.md sentence by sentence and fails on a
+// normative sentence (one with MUST, MUST NOT, SHOULD or SHOULD NOT) that names no check, or names
+// a check that does not exist. A check is a conformance case, `Level.Area.Case`, registered in the catalogue; a
 // unit test, `Suite.Name`, defined by TEST/TEST_F/TEST_P in a *_test.cc file of the tree; or a
 // check of the Linux-client tier, `present.cp` or `host.seed-*.landed`, reported by
 // tests/linux-client/guest/tests.sh or run.sh (a `*` stands for the part those scripts fill in
@@ -205,7 +205,7 @@ TEST(SpecCitations, EveryNormativeSentenceNamesACheckThatExists) {
   ASSERT_TRUE(IsGuestCheck("present.cp", guest));
   ASSERT_TRUE(IsGuestCheck("host.seed-*.landed", guest));
   ASSERT_FALSE(IsGuestCheck("present.no-such-check", guest));
-  for (const char* doc : {"spec/xqid.md", "spec/qid-map.md"}) {
+  for (const char* doc : {"spec/xqid.md", "spec/qid-map.md", "spec/9p2000.L.md"}) {
     const std::string text = ReadFile(root / doc);
     ASSERT_FALSE(text.empty()) << doc;
     for (const Problem& p : CheckDocument(text, cases, tests, guest)) ADD_FAILURE() << doc << ":" << p.line << ": " << p.what;

@@ -12,6 +12,7 @@ build_packages=(
   nlohmann-json3-dev libprotobuf-dev protobuf-compiler
   scdoc          # the manual pages (dist/man/*.scd -> roff)
   file dpkg-dev  # scripts/package.sh: CPack's dpkg-shlibdeps step
+  pandoc python3 # scripts/render-spec.sh: spec/*.md to HTML, and its link check (a CTest test)
 )
 # Tests: the fuzzer and sanitizers (clang), the independent decoder (tshark), real third-party
 # servers (diod, nfs-ganesha), the multi-filesystem fixture (e2fsprogs, util-linux), network

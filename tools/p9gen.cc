@@ -21,6 +21,7 @@
 // --reference additionally requires that every message of the table appears in a layout region
 // of the document, so a message added to the table cannot be missing from the reference.
 #include <algorithm>
+#include <cctype>
 #include <cstdio>
 #include <fstream>
 #include <iostream>
@@ -187,9 +188,11 @@ std::string GenerateMd(const json& spec) {
       return s;
     };
     std::string name = m["name"];
-    o << "| [" << name << "](#" << name << ") | " << m["type"].get<int>() << " | " << show(l, 13) << " | "
-      << show(x, 21) << (HasQid(m) && l != x ? " (+8 per qid)" : "") << " | " << m["ref"].get<std::string>()
-      << " |\n";
+    // The heading "### Rlock" gets the anchor "rlock" on GitHub and in pandoc (lower case).
+    std::string anchor = name;
+    std::transform(anchor.begin(), anchor.end(), anchor.begin(), [](unsigned char c) { return std::tolower(c); });
+    o << "| [" << name << "](#" << anchor << ") | " << m["type"].get<int>() << " | " << show(l, 13) << " | "
+      << show(x, 21) << (HasQid(m) && l != x ? " (+8 per qid)" : "") << " | " << m["ref"].get<std::string>() << " |\n";
   }
   o << "\n## Messages\n";
   for (const auto& m : spec["messages"]) {

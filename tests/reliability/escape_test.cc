@@ -353,6 +353,9 @@ TEST_F(Escape, RenameRaceNeverOpensTheOutside) {
         rename(x_away.c_str(), x.c_str());
       }
       ++swaps;
+      // Leave d/x in place for a moment each round: on a loaded machine a swap loop that never
+      // pauses can starve every walk of a window, and the race would then test nothing.
+      std::this_thread::sleep_for(std::chrono::microseconds(300));
     }
   });
   std::map<std::string, int> outcomes;

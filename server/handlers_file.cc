@@ -28,12 +28,17 @@ Reply Connection::Handle(const Tlcreate& m, const Request& req) {
   if (f->open || f->kind != Fid::Kind::kNode) return Unexpected(Errno::kEBADF);
   if (!f->node->is_dir()) return Unexpected(Errno::kENOTDIR);
   P9X_ACT_AS(f);
-  auto created = s_.fs->Create(f->node, m.name, m.flags, m.mode, m.gid);
+  // spec/qid-map.md §5.1: a file the client is told was not created is not left behind. Asking
+  // with O_EXCL first tells whether this request makes the file; without O_EXCL from the client,
+  // an existing file is then opened as Linux's open(O_CREAT) would.
+  auto created = s_.fs->Create(f->node, m.name, m.flags | kOpenExcl, m.mode, m.gid);
+  const bool made_here = created.has_value();
+  if (!created && created.error() == Errno::kEEXIST && (m.flags & kOpenExcl) == 0) {
+    created = s_.fs->Create(f->node, m.name, m.flags, m.mode, m.gid);
+  }
   if (!created) return Unexpected(created.error());
   auto q = QidOf(created->first, req.wire.dialect);
-  // spec/qid-map.md §5.1: a file the client is told was not created is not left behind. Only
-  // with O_EXCL is it certain that this request made it (without, an existing file is opened).
-  if (!q) return UndoCreate(created->first, q.error(), (m.flags & kOpenExcl) != 0);
+  if (!q) return UndoCreate(created->first, q.error(), made_here);
   f->node = std::move(created->first);
   f->open = std::move(created->second);
   return Make(req, Rlcreate{*q, Iounit(req)});

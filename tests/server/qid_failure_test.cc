@@ -139,6 +139,12 @@ TEST_F(QidFailureTest, ACreateThatCannotBeMappedLeavesNothingBehind) {
     auto created = f->Create("new", kOpenRdwr | kOpenExcl, 0644, getegid());
     ASSERT_FALSE(created);
     EXPECT_EQ(created.error().code, static_cast<Errno>(EFBIG));
+    // Without O_EXCL (what open(O_CREAT) sends) the file this request made goes too.
+    auto g = p1->Walk("");
+    ASSERT_TRUE(g);
+    auto plain = g->Create("plain", kOpenRdwr | kOpenTrunc, 0644, getegid());
+    ASSERT_FALSE(plain);
+    EXPECT_EQ(plain.error().code, static_cast<Errno>(EFBIG));
     auto link = p1->Symlink("sym", "target", getegid());
     ASSERT_FALSE(link);
     EXPECT_EQ(JournalBytes(), before);
@@ -146,7 +152,7 @@ TEST_F(QidFailureTest, ACreateThatCannotBeMappedLeavesNothingBehind) {
     EXPECT_TRUE(root_.Walk("p1"));
     EXPECT_TRUE(root_.Walk("many/f0"));
   }
-  for (const char* name : {"d", "new", "sym"}) {
+  for (const char* name : {"d", "new", "plain", "sym"}) {
     EXPECT_FALSE(root_.Walk(std::string("p1/") + name)) << name << " was left behind";
   }
   // The retry succeeds (no EEXIST from a leftover).

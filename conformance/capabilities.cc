@@ -42,20 +42,7 @@ void DetectCapabilities(const RunOptions& options, RunEnvironment& env, Probe& p
     std::set<std::string> names;
     const uint32_t dir = p.NextFid();
     if (p.Call(Twalk{p.root(), dir, {}}).ok() && p.Call(Tlopen{dir, kOpenRdonly}).ok()) {
-      uint64_t offset = 0;
-      for (int round = 0; round < 1000; ++round) {
-        auto r = p.Call(Treaddir{dir, offset, p.io_size()});
-        if (!r.ok() || r.msg.data.bytes.empty()) break;
-        DirentReader reader(r.msg.data.bytes, p.dialect());
-        Dirent d;
-        bool any = false;
-        while (reader.Next(&d)) {
-          any = true;
-          offset = d.offset;
-          names.emplace(d.name);
-        }
-        if (!any) break;
-      }
+      for (std::string& name : p.ListNamesQuietly(dir, 1000)) names.insert(std::move(name));
     }
     (void)p.Call(Tclunk{dir});
     for (const char* name : {"p1", "p2", "p3"}) {

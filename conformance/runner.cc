@@ -67,21 +67,7 @@ void RemoveTree(Probe& p, uint32_t parent_fid, const std::string& name, int dept
     Twalk clone{fid, dir, {}};
     if (p.Call(clone).ok()) {
       if (p.Call(Tlopen{dir, kOpenRdonly}).ok()) {
-        std::vector<std::string> names;
-        uint64_t offset = 0;
-        for (int round = 0; round < 10000; ++round) {
-          auto r = p.Call(Treaddir{dir, offset, p.io_size()});
-          if (!r.ok() || r.msg.data.bytes.empty()) break;
-          DirentReader reader(r.msg.data.bytes, p.dialect());
-          Dirent d;
-          bool any = false;
-          while (reader.Next(&d)) {
-            any = true;
-            offset = d.offset;
-            if (d.name != "." && d.name != "..") names.emplace_back(d.name);
-          }
-          if (!any) break;
-        }
+        const std::vector<std::string> names = p.ListNamesQuietly(dir, 10000);
         for (const std::string& n : names) RemoveTree(p, fid, n, depth + 1);
       }
       (void)p.Call(Tclunk{dir});

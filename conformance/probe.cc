@@ -462,6 +462,25 @@ std::vector<Entry> Probe::ReaddirAll(uint32_t open_fid, uint32_t count) {
   return all;
 }
 
+std::vector<std::string> Probe::ListNamesQuietly(uint32_t open_fid, int max_rounds) {
+  std::vector<std::string> names;
+  uint64_t offset = 0;
+  for (int round = 0; round < max_rounds; ++round) {
+    auto r = Call(Treaddir{open_fid, offset, io_size()});
+    if (!r.ok() || r.msg.data.bytes.empty()) break;
+    DirentReader reader(r.msg.data.bytes, dialect());
+    Dirent d;
+    bool any = false;
+    while (reader.Next(&d)) {
+      any = true;
+      offset = d.offset;
+      if (d.name != "." && d.name != "..") names.emplace_back(d.name);
+    }
+    if (!any) break;
+  }
+  return names;
+}
+
 void Probe::Clunk(uint32_t fid) {
   auto r = Call(Tclunk{fid});
   Must(r, "Tclunk");

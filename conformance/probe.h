@@ -184,6 +184,10 @@ class Probe {
   bool WriteAll(uint32_t open_fid, uint64_t offset, std::string_view data);
   // All entries of an open directory, Treaddir with `count` until an empty reply.
   std::vector<Entry> ReaddirAll(uint32_t open_fid, uint32_t count = 0);
+  // The names in the open directory `open_fid` other than "." and "..", for the runner's own
+  // housekeeping, which must not fail a case: stops quietly at an error, at a malformed entry or
+  // after `max_rounds` Treaddirs.
+  std::vector<std::string> ListNamesQuietly(uint32_t open_fid, int max_rounds);
   // One Treaddir, entries decoded (fails the case on malformed entries).
   std::vector<Entry> Readdir(uint32_t open_fid, uint64_t offset, uint32_t count, uint32_t* bytes = nullptr);
   void Clunk(uint32_t fid);

@@ -2,6 +2,7 @@
 // Attach: the root fid, fid rules on attach, Tauth, and attach before version.
 #include "conformance/cases/cases.h"
 #include "conformance/cases/helpers.h"
+#include "conformance/cases/refused.h"
 
 namespace p9x::conformance {
 
@@ -26,13 +27,13 @@ void RegisterAttachCases(Catalogue& catalogue) {
                  "Rgetattr qid " + QidText(a.qid) + " differs from Rattach qid " + QidText(p.root_qid()));
       },
   });
-  catalogue.Add({
+  AddRefusedCase(catalogue, {
       .name = "Required.Attach.FidInUseRefused",
       .spec = "attach(5): \"fid ... must not be in use\" (the fid of Tattach becomes a new fid)",
       .needs = {},
-      .run = [](CaseContext& c) {
-        Probe& p = c.Session();
-        c.ExpectError(p.Attach(p.root(), c.env().session), "Tattach with the fid of the root");
+      .refused = "Tattach with the fid of the root",
+      .send = [](CaseContext& c, Probe& p) -> ReplyBase {
+        return p.Attach(p.root(), c.env().session);
       },
   });
   catalogue.Add({

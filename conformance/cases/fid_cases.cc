@@ -2,6 +2,8 @@
 // Fid lifecycle: clunk, reuse, unknown fids, per-connection fid spaces, many fids.
 #include "conformance/cases/cases.h"
 #include "conformance/cases/helpers.h"
+#include "conformance/cases/refused.h"
+#include "conformance/cases/walk_common.h"
 
 namespace p9x::conformance {
 namespace {
@@ -14,26 +16,26 @@ constexpr char kClunkSpec[] =
 }  // namespace
 
 void RegisterFidCases(Catalogue& catalogue) {
-  catalogue.Add({
+  AddRefusedCase(catalogue, {
       .name = "Required.Fid.UseAfterClunkRefused",
       .spec = kClunkSpec,
       .needs = {},
-      .run = [](CaseContext& c) {
-        Probe& p = c.Session();
+      .refused = "Tgetattr on a clunked fid",
+      .send = [](CaseContext&, Probe& p) -> ReplyBase {
         const uint32_t fid = p.Walk(p.root(), {});
         p.Clunk(fid);
-        c.ExpectError(p.Call(Tgetattr{fid, kGetattrBasic}), "Tgetattr on a clunked fid");
+        return p.Call(Tgetattr{fid, kGetattrBasic});
       },
   });
-  catalogue.Add({
+  AddRefusedCase(catalogue, {
       .name = "Required.Fid.DoubleClunkRefused",
       .spec = kClunkSpec,
       .needs = {},
-      .run = [](CaseContext& c) {
-        Probe& p = c.Session();
+      .refused = "second Tclunk of the same fid",
+      .send = [](CaseContext&, Probe& p) -> ReplyBase {
         const uint32_t fid = p.Walk(p.root(), {});
         p.Clunk(fid);
-        c.ExpectError(p.Call(Tclunk{fid}), "second Tclunk of the same fid");
+        return p.Call(Tclunk{fid});
       },
   });
   catalogue.Add({
@@ -48,13 +50,13 @@ void RegisterFidCases(Catalogue& catalogue) {
         p.Getattr(fid);
       },
   });
-  catalogue.Add({
+  AddRefusedCase(catalogue, {
       .name = "Required.Fid.ClunkUnknownRefused",
       .spec = "clunk(5): the fid must be valid; intro(5): a request on an unknown fid gets an error",
       .needs = {},
-      .run = [](CaseContext& c) {
-        Probe& p = c.Session();
-        c.ExpectError(p.Call(Tclunk{0x7ead0002u}), "Tclunk of a fid never used");
+      .refused = "Tclunk of a fid never used",
+      .send = [](CaseContext&, Probe& p) -> ReplyBase {
+        return p.Call(Tclunk{0x7ead0002u});
       },
   });
   catalogue.Add({
@@ -70,13 +72,13 @@ void RegisterFidCases(Catalogue& catalogue) {
         c.ExpectError(b.Call(Tgetattr{fid, kGetattrBasic}), "Tgetattr on another connection's fid");
       },
   });
-  catalogue.Add({
+  AddRefusedCase(catalogue, {
       .name = "Required.Fid.NoFidRefused",
       .spec = "attach(5): NOFID ((u32)~0) is not a fid",
       .needs = {},
-      .run = [](CaseContext& c) {
-        Probe& p = c.Session();
-        c.ExpectError(p.Call(Tgetattr{kNoFid, kGetattrBasic}), "Tgetattr on NOFID");
+      .refused = "Tgetattr on NOFID",
+      .send = [](CaseContext&, Probe& p) -> ReplyBase {
+        return p.Call(Tgetattr{kNoFid, kGetattrBasic});
       },
   });
   catalogue.Add({
@@ -102,6 +104,25 @@ void RegisterFidCases(Catalogue& catalogue) {
         const uint32_t f = p.OpenPath(dir, {"f"}, kOpenRdonly);
         p.Clunk(f);
         c.ExpectError(p.Call(Tread{f, 0, 4}), "Tread on a clunked open fid");
+      },
+  });
+  AddRefusedCase(catalogue, {
+      .name = "Required.Fid.NewfidInUseRefused",
+      .spec = kNewfidSpec,
+      .needs = {},
+      .refused = "Twalk to a newfid that is in use",
+      .send = [](CaseContext&, Probe& p) -> ReplyBase {
+        const uint32_t other = p.Walk(p.root(), {});
+        return p.Call(Twalk{p.root(), other, {}});
+      },
+  });
+  AddRefusedCase(catalogue, {
+      .name = "Required.Fid.UnknownFidRefused",
+      .spec = "walk(5): \"The fid must be valid in the current session\"",
+      .needs = {},
+      .refused = "Twalk from a fid never attached",
+      .send = [](CaseContext&, Probe& p) -> ReplyBase {
+        return p.Call(Twalk{0x7ead0001u, p.NextFid(), {}});
       },
   });
 }

@@ -2,21 +2,10 @@
 // Walk: zero names, 16 names, more than 16, partial walks, newfid rules, "..", names with '/'.
 #include "conformance/cases/cases.h"
 #include "conformance/cases/helpers.h"
+#include "conformance/cases/refused.h"
+#include "conformance/cases/walk_common.h"
 
 namespace p9x::conformance {
-namespace {
-
-constexpr char kPartialSpec[] =
-    "walk(5): \"If the first element cannot be walked for any reason, Rerror is returned. Otherwise, the "
-    "walk will return an Rwalk message containing nwqid qids corresponding, in order, to the files that "
-    "are visited by the nwqid successful elementwise walks; nwqid is therefore either nwname or the "
-    "index of the first elementwise walk that failed.\"";
-constexpr char kNewfidSpec[] =
-    "walk(5): \"If newfid is in use or otherwise illegal, an Rerror is returned.\" and \"If the full "
-    "sequence of nwname elements is walked successfully, newfid will represent the file that results. "
-    "If not, newfid (and fid) will be unaffected.\"";
-
-}  // namespace
 
 void RegisterWalkCases(Catalogue& catalogue) {
   catalogue.Add({
@@ -153,16 +142,6 @@ void RegisterWalkCases(Catalogue& catalogue) {
       },
   });
   catalogue.Add({
-      .name = "Required.Fid.NewfidInUseRefused",
-      .spec = kNewfidSpec,
-      .needs = {},
-      .run = [](CaseContext& c) {
-        Probe& p = c.Session();
-        const uint32_t other = p.Walk(p.root(), {});
-        c.ExpectError(p.Call(Twalk{p.root(), other, {}}), "Twalk to a newfid that is in use");
-      },
-  });
-  catalogue.Add({
       .name = "Required.Walk.NewfidEqualsFidMovesFid",
       .spec = "walk(5): \"If newfid is the same as fid, ... fid will represent the file that results\"",
       .needs = {Capability::kWritable},
@@ -204,38 +183,29 @@ void RegisterWalkCases(Catalogue& catalogue) {
                  "a/.. is " + QidText(r.msg.wqids.qids[1]) + ", not the parent " + QidText(parent));
       },
   });
-  catalogue.Add({
+  AddRefusedCase(catalogue, {
       .name = "Required.Walk.NameWithSlashRefused",
       .spec = "walk(5): each wname is one path name element; intro(5): \"/\" separates elements and "
               "cannot appear in a name",
       .needs = {Capability::kWritable},
-      .run = [](CaseContext& c) {
-        Probe& p = c.Session();
+      .refused = "Twalk of the single name \"a/b\"",
+      .send = [](CaseContext& c, Probe& p) -> ReplyBase {
         const uint32_t dir = c.Scratch(p);
         p.MakeDir(dir, "a");
         p.MakeDir(p.Walk(dir, {"a"}), "b");
-        c.ExpectError(p.Call(MakeWalk(dir, p.NextFid(), {"a/b"})), "Twalk of the single name \"a/b\"");
+        return p.Call(MakeWalk(dir, p.NextFid(), {"a/b"}));
       },
   });
-  catalogue.Add({
+  AddRefusedCase(catalogue, {
       .name = "Required.Walk.FromFileRefused",
       .spec = "walk(5): \"The fid must represent a directory unless zero path name elements are specified.\"",
       .needs = {Capability::kWritable},
-      .run = [](CaseContext& c) {
-        Probe& p = c.Session();
+      .refused = "Twalk from a regular file",
+      .send = [](CaseContext& c, Probe& p) -> ReplyBase {
         const uint32_t dir = c.Scratch(p);
         p.MakeFile(dir, "f", "x");
         const uint32_t f = p.Walk(dir, {"f"});
-        c.ExpectError(p.Call(MakeWalk(f, p.NextFid(), {"x"})), "Twalk from a regular file");
-      },
-  });
-  catalogue.Add({
-      .name = "Required.Fid.UnknownFidRefused",
-      .spec = "walk(5): \"The fid must be valid in the current session\"",
-      .needs = {},
-      .run = [](CaseContext& c) {
-        Probe& p = c.Session();
-        c.ExpectError(p.Call(Twalk{0x7ead0001u, p.NextFid(), {}}), "Twalk from a fid never attached");
+        return p.Call(MakeWalk(f, p.NextFid(), {"x"}));
       },
   });
   catalogue.Add({
@@ -257,13 +227,13 @@ void RegisterWalkCases(Catalogue& catalogue) {
                      " differ from the Rmkdir qids " + QidText(a) + " " + QidText(b));
       },
   });
-  catalogue.Add({
+  AddRefusedCase(catalogue, {
       .name = "Recommended.Walk.EmptyNameRefused",
       .spec = "walk(5): each wname is a path name element; the empty string names no file",
       .needs = {},
-      .run = [](CaseContext& c) {
-        Probe& p = c.Session();
-        c.ExpectError(p.Call(MakeWalk(p.root(), p.NextFid(), {""})), "Twalk of the empty name");
+      .refused = "Twalk of the empty name",
+      .send = [](CaseContext&, Probe& p) -> ReplyBase {
+        return p.Call(MakeWalk(p.root(), p.NextFid(), {""}));
       },
   });
 }

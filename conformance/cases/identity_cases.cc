@@ -1,131 +1,14 @@
 // SPDX-License-Identifier: MIT
-// Qid identity: uniqueness across filesystems (the multi-filesystem fixture), stability across
-// routes (walk, readdir, getattr, rename, hard link), a new path after delete and re-create,
-// qid.version; and the xqid dialect's 128-bit paths and wire layout.
-#include <sys/stat.h>
-#include <sys/sysmacros.h>
-
-#include <algorithm>
-#include <map>
-#include <filesystem>
-#include <set>
-
+// Qid identity: uniqueness across filesystems (the multi-filesystem fixture), stability across routes (walk,
+// readdir, getattr, rename, hard link), a new path after delete and re-create, qid.version; the xqid dialect's
+// 128-bit paths.
 #include "conformance/cases/cases.h"
 #include "conformance/cases/helpers.h"
+#include "conformance/cases/qid_common.h"
 
 namespace p9x::conformance {
-namespace {
 
-constexpr char kQidSpec[] =
-    "intro(5): \"The qid represents the server's unique identification for the file being accessed: two "
-    "files on the same server hierarchy are the same if and only if their qids are the same.\"";
-constexpr char kDistinctSpec[] =
-    "spec/xqid.md §8 and spec/qid-map.md: a server MUST NOT give two files one qid path (legacy sessions); §7: "
-    "files on different filesystems have different (path_hi, path) (xqid sessions). The fixture's p1 and p2 are "
-    "byte-identical ext4 images (same inode numbers) and p3 a tmpfs";
-
-// The fixture files that exist on every filesystem of the export (tests/fixture/make-fixture.sh).
-const std::vector<std::vector<std::string>>& FixturePaths() {
-  static const std::vector<std::vector<std::string>> paths = {
-      {"p1"}, {"p2"}, {"p3"}, {"p1", "file"}, {"p2", "file"}, {"p3", "file"}, {"p1", "dir"}, {"p2", "dir"}, {"p3", "dir"},
-  };
-  return paths;
-}
-
-std::string Join(const std::vector<std::string>& names) {
-  std::string s;
-  for (const std::string& n : names) s += (s.empty() ? "" : "/") + n;
-  return s;
-}
-
-// Walks every fixture path; fails the case when one cannot be walked.
-std::map<std::string, Qid> WalkFixture(Probe& p) {
-  std::map<std::string, Qid> qids;
-  for (const auto& path : FixturePaths()) {
-    Qid q{};
-    const uint32_t fid = p.Walk(p.root(), path, &q);
-    if (p.log().stopped()) break;
-    p.Clunk(fid);
-    qids[Join(path)] = q;
-  }
-  return qids;
-}
-
-// Fails the case if different paths of `qids` (all of them different files) share a qid path,
-// naming every group of paths that share one: "p1 = p2, p1/file = p2/file (qid paths 0x2, 0x11)".
-void ExpectAllDistinct(CaseContext& c, const std::map<std::string, Qid>& qids) {
-  std::map<std::pair<uint64_t, uint64_t>, std::vector<std::string>> by_path;
-  for (const auto& [path, q] : qids) by_path[{q.path_hi, q.path}].push_back(path);
-  std::vector<std::pair<std::string, std::string>> groups;  // "p1 = p2", qid text
-  for (const auto& [key, paths] : by_path) {
-    if (paths.size() < 2) continue;
-    std::string group;
-    for (const std::string& path : paths) group += (group.empty() ? "" : " = ") + path;
-    groups.emplace_back(group, QidText(qids.at(paths.front())));
-  }
-  if (groups.empty()) return;
-  std::sort(groups.begin(), groups.end());
-  std::string names, values;
-  for (const auto& [group, qid] : groups) {
-    names += (names.empty() ? "" : ", ") + group;
-    values += (values.empty() ? "" : ", ") + qid;
-  }
-  c.Fail("different files share a qid path: " + names + " (" + values + ")");
-}
-
-// One directory entry or file as the server shows it, with the local ground truth.
-struct Seen {
-  std::string path;
-  std::string route;  // walk, getattr, readdir, dot
-  Qid qid;
-  dev_t dev = 0;
-  ino_t ino = 0;
-};
-
-// Walks the export breadth-first (at most `limit` paths; the scratch directory and big/ are not
-// entered), recording the qid each route gives and lstat's (dev, ino) through --local-root.
-std::vector<Seen> SurveyTree(CaseContext& c, Probe& p, size_t limit) {
-  std::vector<Seen> seen;
-  std::vector<std::vector<std::string>> queue = {{}};
-  size_t visited = 0;
-  while (!queue.empty() && visited < limit && !c.stopped()) {
-    const std::vector<std::string> dir = queue.front();
-    queue.erase(queue.begin());
-    const uint32_t dfid = p.Walk(p.root(), dir);
-    const uint32_t open = p.Walk(dfid, {});
-    p.Open(open, kOpenRdonly);
-    const std::vector<Entry> entries = p.ReaddirAll(open);
-    p.Clunk(open);
-    for (const Entry& e : entries) {
-      if (c.stopped() || visited >= limit) break;
-      if (e.name == "..") continue;
-      std::vector<std::string> path = dir;
-      if (e.name != ".") path.push_back(e.name);
-      const std::string rel = Join(path);
-      struct stat st {};
-      if (lstat(c.LocalPath(rel).c_str(), &st) != 0) continue;  // raced away, or not on this side
-      if (e.name == ".") {
-        seen.push_back({rel.empty() ? "." : rel, "readdir .", e.qid, st.st_dev, st.st_ino});
-        continue;
-      }
-      if (dir.empty() && (e.name == c.env().scratch_name || e.name.starts_with("p9x-conform-"))) continue;
-      ++visited;
-      seen.push_back({rel, "readdir", e.qid, st.st_dev, st.st_ino});
-      Qid walked{};
-      const uint32_t fid = p.Walk(dfid, {e.name}, &walked);
-      seen.push_back({rel, "walk", walked, st.st_dev, st.st_ino});
-      seen.push_back({rel, "getattr", p.Getattr(fid).qid, st.st_dev, st.st_ino});
-      p.Clunk(fid);
-      if (S_ISDIR(st.st_mode) && e.name != "big" && e.name != "lost+found" && path.size() < 6) queue.push_back(path);
-    }
-    p.Clunk(dfid);
-  }
-  return seen;
-}
-
-}  // namespace
-
-void RegisterQidCases(Catalogue& catalogue) {
+void RegisterIdentityCases(Catalogue& catalogue) {
   catalogue.Add({
       .name = "Required.Identity.FixtureFilesReachable",
       .spec = "walk(5): every file of the exported tree can be walked to; the fixture's p1, p2 (ext4) and p3 "
@@ -333,8 +216,6 @@ void RegisterQidCases(Catalogue& catalogue) {
                  "qid types of a directory: mkdir " + QidText(made) + " walk " + QidText(walked) + " getattr " + QidText(got));
       },
   });
-
-  // ---- xqid ----
   catalogue.Add({
       .name = "Xqid.Identity.DistinctAcrossFilesystems",
       .spec = kDistinctSpec,
@@ -440,80 +321,6 @@ void RegisterQidCases(Catalogue& catalogue) {
         Qid again{};
         p.Walk(dir, {"keep"}, &again);
         c.Expect(SamePath(first, again), "qid changed within the session: " + QidText(first) + " -> " + QidText(again));
-      },
-  });
-  catalogue.Add({
-      .name = "Xqid.Readdir.EntryQidMatchesWalk",
-      .spec = "spec/xqid.md §7: the readdir entry's 128-bit qid equals the walk qid",
-      .needs = {},
-      .run = [](CaseContext& c) {
-        Probe& p = c.Session();
-        const uint32_t open = p.Walk(p.root(), {});
-        p.Open(open, kOpenRdonly);
-        int checked = 0;
-        for (const Entry& e : p.ReaddirAll(open)) {
-          if (e.name == "." || e.name == ".." || checked >= 50) continue;
-          Qid walked{};
-          p.Clunk(p.Walk(p.root(), {e.name}, &walked));
-          ++checked;
-          if (!c.Expect(SamePath(walked, e.qid), "entry \"" + e.name + "\" has qid " + QidText(e.qid) + ", a walk gives " +
-                                                    QidText(walked))) {
-            return;
-          }
-        }
-      },
-  });
-  catalogue.Add({
-      .name = "Xqid.Wire.RwalkQidsAreExtended",
-      .spec = "spec/xqid.md §6: Rwalk's nwqid*qid are 21-byte qids in an xqid session",
-      .needs = {Capability::kWritable},
-      .run = [](CaseContext& c) {
-        Probe& p = c.Session();
-        const uint32_t dir = c.Scratch(p);
-        p.MakeDir(dir, "a");
-        p.MakeDir(p.Walk(dir, {"a"}), "b");
-        auto r = p.Call(MakeWalk(dir, p.NextFid(), {"a", "b"}));
-        if (!p.Must(r, "Twalk a/b")) return;
-        c.Expect(r.frame.size() == kHeaderSize + 2 + 2 * 21, "Rwalk of 2 qids is " + std::to_string(r.frame.size()) +
-                                                                 " bytes, expected 51");
-      },
-  });
-  catalogue.Add({
-      .name = "Xqid.Wire.RgetattrFieldsFollowExtendedQid",
-      .spec = "spec/xqid.md §6: \"Rgetattr: every field after the qid (mode ... data_version) moves 8 bytes later\"",
-      .needs = {Capability::kWritable},
-      .run = [](CaseContext& c) {
-        Probe& p = c.Session();
-        const uint32_t dir = c.Scratch(p);
-        p.MakeFile(dir, "f", Pattern(777));
-        auto r = p.Call(Tgetattr{p.Walk(dir, {"f"}), kGetattrBasic});
-        if (!p.Must(r, "Tgetattr")) return;
-        c.Expect(r.frame.size() == 160 + 8 && (r.msg.mode & kSIfmt) == kSIfreg && r.msg.size == 777,
-                 "Rgetattr is " + std::to_string(r.frame.size()) + " bytes (expected 168) with mode 0" +
-                     std::to_string(r.msg.mode >> 12) + "xxxx size " + std::to_string(r.msg.size) + " (expected a 777-byte file)");
-      },
-  });
-  catalogue.Add({
-      .name = "Xqid.Wire.RreaddirEntriesAreExtended",
-      .spec = "spec/xqid.md §6: \"Rreaddir: each entry is qid offset[8] type[1] name[s], 8 bytes longer: 32 + "
-              "len(name)\"",
-      .needs = {Capability::kWritable},
-      .run = [](CaseContext& c) {
-        Probe& p = c.Session();
-        const uint32_t dir = c.Scratch(p);
-        p.MakeFile(dir, "abc");
-        const uint32_t open = c.Scratch(p);
-        p.Open(open, kOpenRdonly);
-        uint32_t bytes = 0;
-        const std::vector<Entry> entries = p.Readdir(open, 0, p.io_size(), &bytes);
-        uint32_t expected = 0;
-        bool found = false;
-        for (const Entry& e : entries) {
-          expected += 32 + static_cast<uint32_t>(e.name.size());
-          found = found || e.name == "abc";
-        }
-        c.Expect(found && bytes == expected, "Rreaddir entries do not have the xqid size (or \"abc\" is missing): " +
-                                                 std::to_string(bytes) + " bytes for " + std::to_string(entries.size()) + " entries");
       },
   });
 }

@@ -21,8 +21,12 @@ Fid::Fid(Client* client, uint32_t fid, const Qid& qid)
     : client_(client), fid_(fid), qid_(qid), generation_(client->generation()) {}
 
 Fid::Fid(Fid&& other) noexcept
-    : client_(std::exchange(other.client_, nullptr)), fid_(std::exchange(other.fid_, kNoFid)),
-      qid_(other.qid_), iounit_(other.iounit_), opened_(other.opened_), generation_(other.generation_) {}
+    : client_(std::exchange(other.client_, nullptr)),
+      fid_(std::exchange(other.fid_, kNoFid)),
+      qid_(other.qid_),
+      iounit_(other.iounit_),
+      opened_(other.opened_),
+      generation_(other.generation_) {}
 
 Fid& Fid::operator=(Fid&& other) noexcept {
   if (this != &other) {
@@ -107,8 +111,7 @@ Result<Fid> Fid::WalkNames(std::span<const std::string> names) const {
       if (!created) client_->FreeFid(*newfid);
       if (!reply) return Unexpected(reply.error());
       const size_t failed = done + (*reply)->wqids.count;
-      return Unexpected(Error{Error::Kind::kRemote, Errno::kENOENT,
-                              "walk stopped at \"" + names[failed] + "\"", {}});
+      return Unexpected(Error{Error::Kind::kRemote, Errno::kENOENT, "walk stopped at \"" + names[failed] + "\"", {}});
     }
     if (n > 0) qid = (*reply)->wqids.view().back();
     created = true;

@@ -80,16 +80,19 @@ void DetectCapabilities(const RunOptions& options, RunEnvironment& env, Probe& p
       if (ok && d1 != d2 && d2 != d3 && d1 != d3 && d0 != d1 && d0 != d2 && d0 != d3) {
         have(Capability::kMultiFs);
         if (!multifs_why.empty()) {
-          std::fprintf(out, "the export is the multi-filesystem fixture (--local-root), but the server does not show "
-                            "it whole: %s\n", multifs_why.c_str());
+          std::fprintf(out,
+                       "the export is the multi-filesystem fixture (--local-root), but the server does not show "
+                       "it whole: %s\n",
+                       multifs_why.c_str());
         }
       } else {
-        missing(Capability::kMultiFs, "p1, p2 and p3 under --local-root are not three filesystems other than the "
-                                      "export's (build the fixture with: p9x-conform fixture DIR)");
+        missing(Capability::kMultiFs,
+                "p1, p2 and p3 under --local-root are not three filesystems other than the "
+                "export's (build the fixture with: p9x-conform fixture DIR)");
       }
     } else {
-      missing(Capability::kLocalRoot, "--local-root " + options.local_root +
-                                          " does not show the export (the scratch directory is not there)");
+      missing(Capability::kLocalRoot,
+              "--local-root " + options.local_root + " does not show the export (the scratch directory is not there)");
       missing(Capability::kMultiFs, "--local-root does not show the export");
     }
   } else {
@@ -160,8 +163,9 @@ void DetectCapabilities(const RunOptions& options, RunEnvironment& env, Probe& p
       have(Capability::kLocks);
       (void)p.Call(Tlock{file, kLockTypeUnlck, 0, 0, 0, 1, "p9x-conform"});
     } else {
-      missing(Capability::kLocks, "the server refused Tlock (" +
-                                      (locked.ok() ? "status " + std::to_string(locked.msg.status) : locked.Describe()) + ")");
+      missing(Capability::kLocks,
+              "the server refused Tlock (" +
+                  (locked.ok() ? "status " + std::to_string(locked.msg.status) : locked.Describe()) + ")");
     }
   }
   (void)p.Call(Tclunk{file});

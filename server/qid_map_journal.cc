@@ -73,10 +73,9 @@ QidMapError SysError(int e, const std::string& what) {
 }
 
 QidMapError Corrupt(const std::string& path, const std::string& why) {
-  return QidMapError{Errno::kEBADMSG,
-                     "qid-map state file " + path + " is refused: " + why +
-                         " (move it away and restart p9xd; clients with persistent caches of this "
-                         "export must drop them, because files will get new qids)"};
+  return QidMapError{Errno::kEBADMSG, "qid-map state file " + path + " is refused: " + why +
+                                          " (move it away and restart p9xd; clients with persistent caches of this "
+                                          "export must drop them, because files will get new qids)"};
 }
 
 bool WriteAll(int fd, const char* data, size_t size) {
@@ -107,8 +106,7 @@ Result<void, QidMapError> QidMapper::Open() {
   if (::flock(lock_fd_, LOCK_EX | LOCK_NB) != 0) {
     const int e = errno;
     if (e == EWOULDBLOCK) {
-      return Unexpected(QidMapError{
-          Errno::kEBUSY, "qid-map state file " + path + " is in use by another live p9xd"});
+      return Unexpected(QidMapError{Errno::kEBUSY, "qid-map state file " + path + " is in use by another live p9xd"});
     }
     return Unexpected(SysError(e, "cannot lock " + lock_path));
   }
@@ -170,18 +168,19 @@ Result<void, QidMapError> QidMapper::Load(const std::string& bytes, size_t* good
   const uint32_t version = static_cast<uint32_t>(GetLe(bytes, 8, 4));
   const uint32_t layout = static_cast<uint32_t>(GetLe(bytes, 12, 4));
   if (version == 1) {
-    return Unexpected(QidMapError{
-        Errno::kEPROTONOSUPPORT,
-        "qid-map state file " + path + " was written by an older p9xd (format 1: numbers keyed by "
-        "st_dev, top-bit prefix layout); its numbers cannot be carried over. Move it away (p9xd "
-        "then starts a new journal there) and have clients with persistent caches of this export "
-        "drop them: files get new qids"});
+    return Unexpected(
+        QidMapError{Errno::kEPROTONOSUPPORT,
+                    "qid-map state file " + path +
+                        " was written by an older p9xd (format 1: numbers keyed by "
+                        "st_dev, top-bit prefix layout); its numbers cannot be carried over. Move it away (p9xd "
+                        "then starts a new journal there) and have clients with persistent caches of this export "
+                        "drop them: files get new qids"});
   }
   if (version != kFormatVersion || layout != kLayoutId) {
-    return Unexpected(QidMapError{Errno::kEPROTONOSUPPORT,
-                                  "qid-map state file " + path + " has format " +
-                                      std::to_string(version) + " layout " + std::to_string(layout) +
-                                      "; this p9xd reads format 2 layout 2 (use the p9xd that wrote it)"});
+    return Unexpected(
+        QidMapError{Errno::kEPROTONOSUPPORT, "qid-map state file " + path + " has format " + std::to_string(version) +
+                                                 " layout " + std::to_string(layout) +
+                                                 "; this p9xd reads format 2 layout 2 (use the p9xd that wrote it)"});
   }
   if (bytes.size() < 20) return Unexpected(Corrupt(path, "truncated header"));
   const size_t export_len = GetLe(bytes, 16, 4);
@@ -194,8 +193,8 @@ Result<void, QidMapError> QidMapper::Load(const std::string& bytes, size_t* good
   }
   const std::string recorded = bytes.substr(20, export_len);
   if (recorded != options_.export_id) {
-    return Unexpected(QidMapError{Errno::kEXDEV, "qid-map state file " + path + " belongs to export '" +
-                                                     recorded + "', not '" + options_.export_id +
+    return Unexpected(QidMapError{Errno::kEXDEV, "qid-map state file " + path + " belongs to export '" + recorded +
+                                                     "', not '" + options_.export_id +
                                                      "': give each export its own --qid-state file"});
   }
 
@@ -213,15 +212,15 @@ Result<void, QidMapError> QidMapper::Load(const std::string& bytes, size_t* good
     if (left < kRecordHeader) break;
     const size_t length = GetLe(bytes, at + 1, 2);
     if ((length ^ GetLe(bytes, at + 3, 2)) != 0xFFFF) {
-      return Unexpected(Corrupt(path, "record " + std::to_string(record) + " at byte " + std::to_string(at) +
-                                          " has a damaged length"));
+      return Unexpected(Corrupt(
+          path, "record " + std::to_string(record) + " at byte " + std::to_string(at) + " has a damaged length"));
     }
     const size_t total = kRecordHeader + length + kRecordTrailer;
     if (total > left) break;
     if (Crc32c(bytes.data() + at, kRecordHeader + length) != GetLe(bytes, at + kRecordHeader + length, 4)) {
       if (total == left) break;
-      return Unexpected(Corrupt(path, "record " + std::to_string(record) + " at byte " +
-                                          std::to_string(at) + " has a bad checksum and is not the last"));
+      return Unexpected(Corrupt(path, "record " + std::to_string(record) + " at byte " + std::to_string(at) +
+                                          " has a bad checksum and is not the last"));
     }
     Assignment a = Assignment::Of(static_cast<RecordKind>(bytes[at]));
     const size_t p = at + kRecordHeader;
@@ -303,12 +302,12 @@ Result<void> QidMapper::Append(const Assignment& a) {
     return {};
   }
   const int e = errno;
-  if (::ftruncate(journal_fd_, static_cast<off_t>(journal_bytes_)) != 0 ||
-      ::lseek(journal_fd_, 0, SEEK_END) < 0) {
+  if (::ftruncate(journal_fd_, static_cast<off_t>(journal_bytes_)) != 0 || ::lseek(journal_fd_, 0, SEEK_END) < 0) {
     journal_broken_ = true;
     journal_errno_ = e;
-    std::fprintf(stderr, "p9xd: qid-map state file %s: a failed append could not be undone (%s); "
-                         "no new file will be mapped until p9xd restarts\n",
+    std::fprintf(stderr,
+                 "p9xd: qid-map state file %s: a failed append could not be undone (%s); "
+                 "no new file will be mapped until p9xd restarts\n",
                  options_.state_path.c_str(), std::strerror(errno));
   }
   return Unexpected(HostErrno(e));

@@ -11,14 +11,12 @@
 
 namespace p9x::server {
 
-
 inline constexpr char kMagic[8] = {'P', '9', 'X', 'Q', 'I', 'D', 'M', 'P'};
 inline constexpr uint32_t kFormatVersion = 2;
 inline constexpr uint32_t kLayoutId = 2;
-inline constexpr size_t kRecordHeader = 5;  // kind u8, payload length u16, its complement u16
+inline constexpr size_t kRecordHeader = 5;   // kind u8, payload length u16, its complement u16
 inline constexpr size_t kRecordTrailer = 4;  // CRC-32C of kind, length and payload
 enum RecordKind : uint8_t { kFilesystemRecord = 1, kBlockRecord = 2, kFallbackRecord = 3 };
-
 
 // CRC-32C (Castagnoli) of data[0, n), the checksum of the header and of every record.
 uint32_t Crc32c(const char* data, size_t n);
@@ -42,10 +40,10 @@ bool WriteAll(int fd, const char* data, size_t size);
 // The record a lookup is about to add; appended to the journal before Commit makes it visible.
 struct QidMapper::Assignment {
   RecordKind kind = kFilesystemRecord;
-  uint32_t fs = 0;            // block, fallback: the owner
-  uint64_t value = 0;         // block: st_ino >> kBlockBits; fallback: st_ino
-  std::string identity;       // filesystem
-  uint64_t path_hi = 0;       // filesystem
+  uint32_t fs = 0;       // block, fallback: the owner
+  uint64_t value = 0;    // block: st_ino >> kBlockBits; fallback: st_ino
+  std::string identity;  // filesystem
+  uint64_t path_hi = 0;  // filesystem
 
   static Assignment Of(RecordKind kind, uint32_t fs = 0, uint64_t value = 0) {
     Assignment a;

@@ -27,15 +27,14 @@ void RegisterAttachCases(Catalogue& catalogue) {
                  "Rgetattr qid " + QidText(a.qid) + " differs from Rattach qid " + QidText(p.root_qid()));
       },
   });
-  AddRefusedCase(catalogue, {
-      .name = "Required.Attach.FidInUseRefused",
-      .spec = "attach(5): \"fid ... must not be in use\" (the fid of Tattach becomes a new fid)",
-      .needs = {},
-      .refused = "Tattach with the fid of the root",
-      .send = [](CaseContext& c, Probe& p) -> ReplyBase {
-        return p.Attach(p.root(), c.env().session);
-      },
-  });
+  AddRefusedCase(catalogue,
+                 {
+                     .name = "Required.Attach.FidInUseRefused",
+                     .spec = "attach(5): \"fid ... must not be in use\" (the fid of Tattach becomes a new fid)",
+                     .needs = {},
+                     .refused = "Tattach with the fid of the root",
+                     .send = [](CaseContext& c, Probe& p) -> ReplyBase { return p.Attach(p.root(), c.env().session); },
+                 });
   catalogue.Add({
       .name = "Required.Attach.SecondAttachSameRoot",
       .spec = "qid(5): the same file has the same qid; attach(5): each attach returns the root's qid",

@@ -9,13 +9,14 @@
 
 namespace p9x::conformance {
 
-
 inline constexpr char kGetattrSpec[] =
-    "spec/9p2000.L.md §8.17; 9P2000.L getattr (diod protocol.md): \"getattr gets attributes of a file system object referenced "
+    "spec/9p2000.L.md §8.17; 9P2000.L getattr (diod protocol.md): \"getattr gets attributes of a file system object "
+    "referenced "
     "by fid. The response is intended to follow pretty closely the fields returned by the stat(2) system "
     "call\"; \"valid\" says which fields are filled in";
 inline constexpr char kSetattrSpec[] =
-    "spec/9p2000.L.md §8.18; 9P2000.L setattr (diod protocol.md): \"setattr sets attributes of a file system object referenced by "
+    "spec/9p2000.L.md §8.18; 9P2000.L setattr (diod protocol.md): \"setattr sets attributes of a file system object "
+    "referenced by "
     "fid. As with getattr, valid is a bitmask selecting which fields to set\"";
 
 }  // namespace p9x::conformance

@@ -17,27 +17,27 @@ constexpr char kClunkSpec[] =
 
 void RegisterFidCases(Catalogue& catalogue) {
   AddRefusedCase(catalogue, {
-      .name = "Required.Fid.UseAfterClunkRefused",
-      .spec = kClunkSpec,
-      .needs = {},
-      .refused = "Tgetattr on a clunked fid",
-      .send = [](CaseContext&, Probe& p) -> ReplyBase {
-        const uint32_t fid = p.Walk(p.root(), {});
-        p.Clunk(fid);
-        return p.Call(Tgetattr{fid, kGetattrBasic});
-      },
-  });
+                                .name = "Required.Fid.UseAfterClunkRefused",
+                                .spec = kClunkSpec,
+                                .needs = {},
+                                .refused = "Tgetattr on a clunked fid",
+                                .send = [](CaseContext&, Probe& p) -> ReplyBase {
+                                  const uint32_t fid = p.Walk(p.root(), {});
+                                  p.Clunk(fid);
+                                  return p.Call(Tgetattr{fid, kGetattrBasic});
+                                },
+                            });
   AddRefusedCase(catalogue, {
-      .name = "Required.Fid.DoubleClunkRefused",
-      .spec = kClunkSpec,
-      .needs = {},
-      .refused = "second Tclunk of the same fid",
-      .send = [](CaseContext&, Probe& p) -> ReplyBase {
-        const uint32_t fid = p.Walk(p.root(), {});
-        p.Clunk(fid);
-        return p.Call(Tclunk{fid});
-      },
-  });
+                                .name = "Required.Fid.DoubleClunkRefused",
+                                .spec = kClunkSpec,
+                                .needs = {},
+                                .refused = "second Tclunk of the same fid",
+                                .send = [](CaseContext&, Probe& p) -> ReplyBase {
+                                  const uint32_t fid = p.Walk(p.root(), {});
+                                  p.Clunk(fid);
+                                  return p.Call(Tclunk{fid});
+                                },
+                            });
   catalogue.Add({
       .name = "Required.Fid.ClunkReleasesFid",
       .spec = kClunkSpec,
@@ -50,15 +50,14 @@ void RegisterFidCases(Catalogue& catalogue) {
         p.Getattr(fid);
       },
   });
-  AddRefusedCase(catalogue, {
-      .name = "Required.Fid.ClunkUnknownRefused",
-      .spec = "clunk(5): the fid must be valid; intro(5): a request on an unknown fid gets an error",
-      .needs = {},
-      .refused = "Tclunk of a fid never used",
-      .send = [](CaseContext&, Probe& p) -> ReplyBase {
-        return p.Call(Tclunk{0x7ead0002u});
-      },
-  });
+  AddRefusedCase(catalogue,
+                 {
+                     .name = "Required.Fid.ClunkUnknownRefused",
+                     .spec = "clunk(5): the fid must be valid; intro(5): a request on an unknown fid gets an error",
+                     .needs = {},
+                     .refused = "Tclunk of a fid never used",
+                     .send = [](CaseContext&, Probe& p) -> ReplyBase { return p.Call(Tclunk{0x7ead0002u}); },
+                 });
   catalogue.Add({
       .name = "Required.Fid.FidsArePerConnection",
       .spec = "intro(5): \"fids ... are chosen by the client\" per connection; a fid of one connection "
@@ -73,14 +72,14 @@ void RegisterFidCases(Catalogue& catalogue) {
       },
   });
   AddRefusedCase(catalogue, {
-      .name = "Required.Fid.NoFidRefused",
-      .spec = "attach(5): NOFID ((u32)~0) is not a fid",
-      .needs = {},
-      .refused = "Tgetattr on NOFID",
-      .send = [](CaseContext&, Probe& p) -> ReplyBase {
-        return p.Call(Tgetattr{kNoFid, kGetattrBasic});
-      },
-  });
+                                .name = "Required.Fid.NoFidRefused",
+                                .spec = "attach(5): NOFID ((u32)~0) is not a fid",
+                                .needs = {},
+                                .refused = "Tgetattr on NOFID",
+                                .send = [](CaseContext&, Probe& p) -> ReplyBase {
+                                  return p.Call(Tgetattr{kNoFid, kGetattrBasic});
+                                },
+                            });
   catalogue.Add({
       .name = "Required.Fid.ThousandFids",
       .spec = "intro(5): a client may hold many fids at once; each walk creates one",
@@ -107,24 +106,24 @@ void RegisterFidCases(Catalogue& catalogue) {
       },
   });
   AddRefusedCase(catalogue, {
-      .name = "Required.Fid.NewfidInUseRefused",
-      .spec = kNewfidSpec,
-      .needs = {},
-      .refused = "Twalk to a newfid that is in use",
-      .send = [](CaseContext&, Probe& p) -> ReplyBase {
-        const uint32_t other = p.Walk(p.root(), {});
-        return p.Call(Twalk{p.root(), other, {}});
-      },
-  });
+                                .name = "Required.Fid.NewfidInUseRefused",
+                                .spec = kNewfidSpec,
+                                .needs = {},
+                                .refused = "Twalk to a newfid that is in use",
+                                .send = [](CaseContext&, Probe& p) -> ReplyBase {
+                                  const uint32_t other = p.Walk(p.root(), {});
+                                  return p.Call(Twalk{p.root(), other, {}});
+                                },
+                            });
   AddRefusedCase(catalogue, {
-      .name = "Required.Fid.UnknownFidRefused",
-      .spec = "walk(5): \"The fid must be valid in the current session\"",
-      .needs = {},
-      .refused = "Twalk from a fid never attached",
-      .send = [](CaseContext&, Probe& p) -> ReplyBase {
-        return p.Call(Twalk{0x7ead0001u, p.NextFid(), {}});
-      },
-  });
+                                .name = "Required.Fid.UnknownFidRefused",
+                                .spec = "walk(5): \"The fid must be valid in the current session\"",
+                                .needs = {},
+                                .refused = "Twalk from a fid never attached",
+                                .send = [](CaseContext&, Probe& p) -> ReplyBase {
+                                  return p.Call(Twalk{0x7ead0001u, p.NextFid(), {}});
+                                },
+                            });
 }
 
 }  // namespace p9x::conformance

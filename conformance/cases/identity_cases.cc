@@ -205,16 +205,18 @@ void RegisterIdentityCases(Catalogue& catalogue) {
       .spec = "intro(5): \"the type of the file (directory, etc.), represented as a bit vector\"; QTDIR for "
               "directories, by every route",
       .needs = {Capability::kWritable},
-      .run = [](CaseContext& c) {
-        Probe& p = c.Session();
-        const uint32_t dir = c.Scratch(p);
-        const Qid made = p.MakeDir(dir, "d");
-        Qid walked{};
-        const uint32_t d = p.Walk(dir, {"d"}, &walked);
-        const Qid got = p.Getattr(d).qid;
-        c.Expect((made.type & kQtDir) && (walked.type & kQtDir) && (got.type & kQtDir),
-                 "qid types of a directory: mkdir " + QidText(made) + " walk " + QidText(walked) + " getattr " + QidText(got));
-      },
+      .run =
+          [](CaseContext& c) {
+            Probe& p = c.Session();
+            const uint32_t dir = c.Scratch(p);
+            const Qid made = p.MakeDir(dir, "d");
+            Qid walked{};
+            const uint32_t d = p.Walk(dir, {"d"}, &walked);
+            const Qid got = p.Getattr(d).qid;
+            c.Expect((made.type & kQtDir) && (walked.type & kQtDir) && (got.type & kQtDir),
+                     "qid types of a directory: mkdir " + QidText(made) + " walk " + QidText(walked) + " getattr " +
+                         QidText(got));
+          },
   });
   catalogue.Add({
       .name = "Xqid.Identity.DistinctAcrossFilesystems",
@@ -310,18 +312,20 @@ void RegisterIdentityCases(Catalogue& catalogue) {
       .name = "Xqid.Identity.StableWithinSession",
       .spec = "spec/xqid.md §7: \"The pair MUST be stable for the life of the session\"",
       .needs = {Capability::kWritable},
-      .run = [](CaseContext& c) {
-        Probe& p = c.Session();
-        const uint32_t dir = c.Scratch(p);
-        const Qid first = p.MakeFile(dir, "keep");
-        for (int i = 0; i < 100 && !c.stopped(); ++i) {
-          p.MakeFile(dir, "t" + std::to_string(i));
-          p.Must(p.Call(Tunlinkat{dir, "t" + std::to_string(i), 0}), "Tunlinkat");
-        }
-        Qid again{};
-        p.Walk(dir, {"keep"}, &again);
-        c.Expect(SamePath(first, again), "qid changed within the session: " + QidText(first) + " -> " + QidText(again));
-      },
+      .run =
+          [](CaseContext& c) {
+            Probe& p = c.Session();
+            const uint32_t dir = c.Scratch(p);
+            const Qid first = p.MakeFile(dir, "keep");
+            for (int i = 0; i < 100 && !c.stopped(); ++i) {
+              p.MakeFile(dir, "t" + std::to_string(i));
+              p.Must(p.Call(Tunlinkat{dir, "t" + std::to_string(i), 0}), "Tunlinkat");
+            }
+            Qid again{};
+            p.Walk(dir, {"keep"}, &again);
+            c.Expect(SamePath(first, again),
+                     "qid changed within the session: " + QidText(first) + " -> " + QidText(again));
+          },
   });
 }
 

@@ -51,29 +51,29 @@ void RegisterIoCases(Catalogue& catalogue) {
       },
   });
   AddRefusedCase(catalogue, {
-      .name = "Required.Io.ReadUnopenedFidRefused",
-      .spec = kReadSpec,
-      .needs = {Capability::kWritable},
-      .refused = "Tread on a fid that was never opened",
-      .send = [](CaseContext& c, Probe& p) -> ReplyBase {
-        const uint32_t dir = c.Scratch(p);
-        p.MakeFile(dir, "f", "abc");
-        const uint32_t f = p.Walk(dir, {"f"});
-        return p.Call(Tread{f, 0, 3});
-      },
-  });
+                                .name = "Required.Io.ReadUnopenedFidRefused",
+                                .spec = kReadSpec,
+                                .needs = {Capability::kWritable},
+                                .refused = "Tread on a fid that was never opened",
+                                .send = [](CaseContext& c, Probe& p) -> ReplyBase {
+                                  const uint32_t dir = c.Scratch(p);
+                                  p.MakeFile(dir, "f", "abc");
+                                  const uint32_t f = p.Walk(dir, {"f"});
+                                  return p.Call(Tread{f, 0, 3});
+                                },
+                            });
   AddRefusedCase(catalogue, {
-      .name = "Required.Io.ReadWriteOnlyFidRefused",
-      .spec = kReadSpec,
-      .needs = {Capability::kWritable},
-      .refused = "Tread on a fid opened O_WRONLY",
-      .send = [](CaseContext& c, Probe& p) -> ReplyBase {
-        const uint32_t dir = c.Scratch(p);
-        p.MakeFile(dir, "f", "abc");
-        const uint32_t f = p.OpenPath(dir, {"f"}, kOpenWronly);
-        return p.Call(Tread{f, 0, 3});
-      },
-  });
+                                .name = "Required.Io.ReadWriteOnlyFidRefused",
+                                .spec = kReadSpec,
+                                .needs = {Capability::kWritable},
+                                .refused = "Tread on a fid opened O_WRONLY",
+                                .send = [](CaseContext& c, Probe& p) -> ReplyBase {
+                                  const uint32_t dir = c.Scratch(p);
+                                  p.MakeFile(dir, "f", "abc");
+                                  const uint32_t f = p.OpenPath(dir, {"f"}, kOpenWronly);
+                                  return p.Call(Tread{f, 0, 3});
+                                },
+                            });
   catalogue.Add({
       .name = "Required.Io.WriteReturnsCount",
       .spec = kWriteSpec + std::string(" Rwrite's count is the number of bytes written."),
@@ -136,17 +136,17 @@ void RegisterIoCases(Catalogue& catalogue) {
       },
   });
   AddRefusedCase(catalogue, {
-      .name = "Required.Io.WriteReadOnlyFidRefused",
-      .spec = kWriteSpec,
-      .needs = {Capability::kWritable},
-      .refused = "Twrite on a fid opened O_RDONLY",
-      .send = [](CaseContext& c, Probe& p) -> ReplyBase {
-        const uint32_t dir = c.Scratch(p);
-        p.MakeFile(dir, "f", "abc");
-        const uint32_t f = p.OpenPath(dir, {"f"}, kOpenRdonly);
-        return p.Call(Twrite{f, 0, AsBytes("x")});
-      },
-  });
+                                .name = "Required.Io.WriteReadOnlyFidRefused",
+                                .spec = kWriteSpec,
+                                .needs = {Capability::kWritable},
+                                .refused = "Twrite on a fid opened O_RDONLY",
+                                .send = [](CaseContext& c, Probe& p) -> ReplyBase {
+                                  const uint32_t dir = c.Scratch(p);
+                                  p.MakeFile(dir, "f", "abc");
+                                  const uint32_t f = p.OpenPath(dir, {"f"}, kOpenRdonly);
+                                  return p.Call(Twrite{f, 0, AsBytes("x")});
+                                },
+                            });
   catalogue.Add({
       .name = "Required.Io.IounitSizedWriteAccepted",
       .spec = "open(5): iounit \"is the maximum number of bytes that are guaranteed to be read from or "
@@ -169,35 +169,37 @@ void RegisterIoCases(Catalogue& catalogue) {
       .spec = "open(2) O_APPEND, carried by Tlopen flags: \"the file offset is positioned at the end of the "
               "file\" before each write",
       .needs = {Capability::kWritable},
-      .run = [](CaseContext& c) {
-        Probe& p = c.Session();
-        const uint32_t dir = c.Scratch(p);
-        p.MakeFile(dir, "f", "abc");
-        const uint32_t f = p.OpenPath(dir, {"f"}, kOpenWronly | kOpenAppend);
-        p.Must(p.Call(Twrite{f, 0, AsBytes("de")}), "Twrite with O_APPEND");
-        const uint32_t r = p.OpenPath(dir, {"f"}, kOpenRdonly);
-        const std::string got = p.ReadAll(r);
-        c.Expect(got == "abcde", "O_APPEND write at offset 0 left \"" + got + "\"");
-      },
+      .run =
+          [](CaseContext& c) {
+            Probe& p = c.Session();
+            const uint32_t dir = c.Scratch(p);
+            p.MakeFile(dir, "f", "abc");
+            const uint32_t f = p.OpenPath(dir, {"f"}, kOpenWronly | kOpenAppend);
+            p.Must(p.Call(Twrite{f, 0, AsBytes("de")}), "Twrite with O_APPEND");
+            const uint32_t r = p.OpenPath(dir, {"f"}, kOpenRdonly);
+            const std::string got = p.ReadAll(r);
+            c.Expect(got == "abcde", "O_APPEND write at offset 0 left \"" + got + "\"");
+          },
   });
   catalogue.Add({
       .name = "Required.Io.ReadNeverExceedsCount",
       .spec = "spec/9p2000.L.md §4: \"A server MAY return fewer bytes than asked; it MUST NOT return more than asked\"",
       .needs = {Capability::kWritable},
-      .run = [](CaseContext& c) {
-        Probe& p = c.Session();
-        const uint32_t dir = c.Scratch(p);
-        p.MakeFile(dir, "f", Pattern(1000));
-        const uint32_t f = p.OpenPath(dir, {"f"}, kOpenRdonly);
-        for (uint32_t count : {1u, 5u, 511u}) {
-          auto r = p.Call(Tread{f, 0, count});
-          if (!p.Must(r, "Tread count=" + std::to_string(count))) return;
-          if (!c.Expect(r.msg.data.bytes.size() <= count, "Tread count=" + std::to_string(count) + " returned " +
-                                                             std::to_string(r.msg.data.bytes.size()) + " bytes")) {
-            return;
-          }
-        }
-      },
+      .run =
+          [](CaseContext& c) {
+            Probe& p = c.Session();
+            const uint32_t dir = c.Scratch(p);
+            p.MakeFile(dir, "f", Pattern(1000));
+            const uint32_t f = p.OpenPath(dir, {"f"}, kOpenRdonly);
+            for (uint32_t count : {1u, 5u, 511u}) {
+              auto r = p.Call(Tread{f, 0, count});
+              if (!p.Must(r, "Tread count=" + std::to_string(count))) return;
+              if (!c.Expect(r.msg.data.bytes.size() <= count, "Tread count=" + std::to_string(count) + " returned " +
+                                                                  std::to_string(r.msg.data.bytes.size()) + " bytes")) {
+                return;
+              }
+            }
+          },
   });
 }
 

@@ -7,15 +7,17 @@
 
 namespace p9x::conformance {
 
-
 inline constexpr char kRenameSpec[] =
-    "spec/9p2000.L.md §8.19; 9P2000.L rename (diod protocol.md): \"rename renames a file system object referenced by fid, to "
+    "spec/9p2000.L.md §8.19; 9P2000.L rename (diod protocol.md): \"rename renames a file system object referenced by "
+    "fid, to "
     "name in the directory referenced by dfid\"";
 inline constexpr char kRenameatSpec[] =
-    "spec/9p2000.L.md §8.20; 9P2000.L renameat (diod protocol.md): \"renameat is preferred over rename\"; it renames oldname in "
+    "spec/9p2000.L.md §8.20; 9P2000.L renameat (diod protocol.md): \"renameat is preferred over rename\"; it renames "
+    "oldname in "
     "olddirfid to newname in newdirfid, as renameat(2)";
 inline constexpr char kUnlinkatSpec[] =
-    "spec/9p2000.L.md §8.26; 9P2000.L unlinkat (diod protocol.md): \"unlinkat is preferred over remove\"; it removes name from "
+    "spec/9p2000.L.md §8.26; 9P2000.L unlinkat (diod protocol.md): \"unlinkat is preferred over remove\"; it removes "
+    "name from "
     "dirfd, as unlinkat(2) with flags (AT_REMOVEDIR)";
 inline constexpr char kRemoveSpec[] =
     "remove(5): \"The remove request asks the file server both to remove the file represented by fid and "

@@ -6,14 +6,13 @@
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
 #include <algorithm>
-#include <map>
 #include <filesystem>
+#include <map>
 #include <set>
 
 #include "conformance/cases/helpers.h"
 
 namespace p9x::conformance {
-
 
 inline constexpr char kQidSpec[] =
     "intro(5): \"The qid represents the server's unique identification for the file being accessed: two "
@@ -26,7 +25,8 @@ inline constexpr char kDistinctSpec[] =
 // The fixture files that exist on every filesystem of the export (tests/fixture/make-fixture.sh).
 inline const std::vector<std::vector<std::string>>& FixturePaths() {
   static const std::vector<std::vector<std::string>> paths = {
-      {"p1"}, {"p2"}, {"p3"}, {"p1", "file"}, {"p2", "file"}, {"p3", "file"}, {"p1", "dir"}, {"p2", "dir"}, {"p3", "dir"},
+      {"p1"},         {"p2"},        {"p3"},        {"p1", "file"}, {"p2", "file"},
+      {"p3", "file"}, {"p1", "dir"}, {"p2", "dir"}, {"p3", "dir"},
   };
   return paths;
 }

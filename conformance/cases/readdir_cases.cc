@@ -228,47 +228,48 @@ void RegisterReaddirCases(Catalogue& catalogue) {
       },
   });
   AddRefusedCase(catalogue, {
-      .name = "Required.Readdir.UnopenedFidRefused",
-      .spec = std::string(kReaddirSpec) + " (fid must have been opened with lopen)",
-      .needs = {},
-      .refused = "Treaddir on a fid that was never opened",
-      .send = [](CaseContext&, Probe& p) -> ReplyBase {
-        const uint32_t dir = p.Walk(p.root(), {});
-        return p.Call(Treaddir{dir, 0, 1024});
-      },
-  });
+                                .name = "Required.Readdir.UnopenedFidRefused",
+                                .spec = std::string(kReaddirSpec) + " (fid must have been opened with lopen)",
+                                .needs = {},
+                                .refused = "Treaddir on a fid that was never opened",
+                                .send = [](CaseContext&, Probe& p) -> ReplyBase {
+                                  const uint32_t dir = p.Walk(p.root(), {});
+                                  return p.Call(Treaddir{dir, 0, 1024});
+                                },
+                            });
   AddRefusedCase(catalogue, {
-      .name = "Required.Readdir.OnFileRefused",
-      .spec = kReaddirSpec,
-      .needs = {Capability::kWritable},
-      .refused = "Treaddir on an open regular file",
-      .send = [](CaseContext& c, Probe& p) -> ReplyBase {
-        const uint32_t dir = c.Scratch(p);
-        p.MakeFile(dir, "f", "abc");
-        const uint32_t f = p.OpenPath(dir, {"f"}, kOpenRdonly);
-        return p.Call(Treaddir{f, 0, 1024});
-      },
-  });
+                                .name = "Required.Readdir.OnFileRefused",
+                                .spec = kReaddirSpec,
+                                .needs = {Capability::kWritable},
+                                .refused = "Treaddir on an open regular file",
+                                .send = [](CaseContext& c, Probe& p) -> ReplyBase {
+                                  const uint32_t dir = c.Scratch(p);
+                                  p.MakeFile(dir, "f", "abc");
+                                  const uint32_t f = p.OpenPath(dir, {"f"}, kOpenRdonly);
+                                  return p.Call(Treaddir{f, 0, 1024});
+                                },
+                            });
   catalogue.Add({
       .name = "Xqid.Readdir.EntryQidMatchesWalk",
       .spec = "spec/xqid.md §7: the readdir entry's 128-bit qid equals the walk qid",
       .needs = {},
-      .run = [](CaseContext& c) {
-        Probe& p = c.Session();
-        const uint32_t open = p.Walk(p.root(), {});
-        p.Open(open, kOpenRdonly);
-        int checked = 0;
-        for (const Entry& e : p.ReaddirAll(open)) {
-          if (e.name == "." || e.name == ".." || checked >= 50) continue;
-          Qid walked{};
-          p.Clunk(p.Walk(p.root(), {e.name}, &walked));
-          ++checked;
-          if (!c.Expect(SamePath(walked, e.qid), "entry \"" + e.name + "\" has qid " + QidText(e.qid) + ", a walk gives " +
-                                                    QidText(walked))) {
-            return;
-          }
-        }
-      },
+      .run =
+          [](CaseContext& c) {
+            Probe& p = c.Session();
+            const uint32_t open = p.Walk(p.root(), {});
+            p.Open(open, kOpenRdonly);
+            int checked = 0;
+            for (const Entry& e : p.ReaddirAll(open)) {
+              if (e.name == "." || e.name == ".." || checked >= 50) continue;
+              Qid walked{};
+              p.Clunk(p.Walk(p.root(), {e.name}, &walked));
+              ++checked;
+              if (!c.Expect(SamePath(walked, e.qid), "entry \"" + e.name + "\" has qid " + QidText(e.qid) +
+                                                         ", a walk gives " + QidText(walked))) {
+                return;
+              }
+            }
+          },
   });
 }
 

@@ -15,11 +15,12 @@ void AddRefusedCase(Catalogue& catalogue, RefusedCase row) {
       .spec = std::move(row.spec),
       .checks = std::move(checks),
       .needs = std::move(row.needs),
-      .run = [send = std::move(row.send), refused = std::move(row.refused)](CaseContext& c) {
-        Probe& p = c.Session();
-        const ReplyBase reply = send(c, p);
-        c.ExpectError(reply, refused);
-      },
+      .run =
+          [send = std::move(row.send), refused = std::move(row.refused)](CaseContext& c) {
+            Probe& p = c.Session();
+            const ReplyBase reply = send(c, p);
+            c.ExpectError(reply, refused);
+          },
   });
 }
 

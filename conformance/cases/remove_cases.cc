@@ -11,41 +11,44 @@ void RegisterRemoveCases(Catalogue& catalogue) {
       .name = "Required.Remove.RemovesFile",
       .spec = kRemoveSpec,
       .needs = {Capability::kWritable},
-      .run = [](CaseContext& c) {
-        Probe& p = c.Session();
-        const uint32_t dir = c.Scratch(p);
-        p.MakeFile(dir, "f");
-        const uint32_t f = p.Walk(dir, {"f"});
-        if (!p.Must(p.Call(Tremove{f}), "Tremove")) return;
-        c.Expect(!Exists(p, dir, "f"), "f still exists after Tremove");
-      },
+      .run =
+          [](CaseContext& c) {
+            Probe& p = c.Session();
+            const uint32_t dir = c.Scratch(p);
+            p.MakeFile(dir, "f");
+            const uint32_t f = p.Walk(dir, {"f"});
+            if (!p.Must(p.Call(Tremove{f}), "Tremove")) return;
+            c.Expect(!Exists(p, dir, "f"), "f still exists after Tremove");
+          },
   });
   catalogue.Add({
       .name = "Required.Remove.ClunksFid",
       .spec = kRemoveSpec,
       .needs = {Capability::kWritable},
-      .run = [](CaseContext& c) {
-        Probe& p = c.Session();
-        const uint32_t dir = c.Scratch(p);
-        p.MakeFile(dir, "f");
-        const uint32_t f = p.Walk(dir, {"f"});
-        if (!p.Must(p.Call(Tremove{f}), "Tremove")) return;
-        c.ExpectError(p.Call(Tclunk{f}), "Tclunk of a fid after Tremove");
-      },
+      .run =
+          [](CaseContext& c) {
+            Probe& p = c.Session();
+            const uint32_t dir = c.Scratch(p);
+            p.MakeFile(dir, "f");
+            const uint32_t f = p.Walk(dir, {"f"});
+            if (!p.Must(p.Call(Tremove{f}), "Tremove")) return;
+            c.ExpectError(p.Call(Tclunk{f}), "Tclunk of a fid after Tremove");
+          },
   });
   catalogue.Add({
       .name = "Required.Remove.FailureStillClunksFid",
       .spec = kRemoveSpec,
       .needs = {Capability::kWritable},
-      .run = [](CaseContext& c) {
-        Probe& p = c.Session();
-        const uint32_t dir = c.Scratch(p);
-        p.MakeDir(dir, "d");
-        p.MakeFile(p.Walk(dir, {"d"}), "f");
-        const uint32_t d = p.Walk(dir, {"d"});
-        if (!c.ExpectError(p.Call(Tremove{d}), "Tremove of a non-empty directory")) return;
-        c.ExpectError(p.Call(Tclunk{d}), "Tclunk of the fid after a failed Tremove");
-      },
+      .run =
+          [](CaseContext& c) {
+            Probe& p = c.Session();
+            const uint32_t dir = c.Scratch(p);
+            p.MakeDir(dir, "d");
+            p.MakeFile(p.Walk(dir, {"d"}), "f");
+            const uint32_t d = p.Walk(dir, {"d"});
+            if (!c.ExpectError(p.Call(Tremove{d}), "Tremove of a non-empty directory")) return;
+            c.ExpectError(p.Call(Tclunk{d}), "Tclunk of the fid after a failed Tremove");
+          },
   });
 }
 

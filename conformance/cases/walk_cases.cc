@@ -135,11 +135,12 @@ void RegisterWalkCases(Catalogue& catalogue) {
       .name = "Recommended.Walk.MissingNameIsEnoent",
       .spec = "spec/9p2000.L.md §5: 9P2000.L errors are Linux errno values: a missing name is ENOENT",
       .needs = {},
-      .run = [](CaseContext& c) {
-        Probe& p = c.Session();
-        c.ExpectErrno(p.Call(MakeWalk(p.root(), p.NextFid(), {"p9x-conform-no-such-name"})), Errno::kENOENT,
-                      "Twalk of a missing name");
-      },
+      .run =
+          [](CaseContext& c) {
+            Probe& p = c.Session();
+            c.ExpectErrno(p.Call(MakeWalk(p.root(), p.NextFid(), {"p9x-conform-no-such-name"})), Errno::kENOENT,
+                          "Twalk of a missing name");
+          },
   });
   catalogue.Add({
       .name = "Required.Walk.NewfidEqualsFidMovesFid",
@@ -183,31 +184,34 @@ void RegisterWalkCases(Catalogue& catalogue) {
                  "a/.. is " + QidText(r.msg.wqids.qids[1]) + ", not the parent " + QidText(parent));
       },
   });
-  AddRefusedCase(catalogue, {
-      .name = "Required.Walk.NameWithSlashRefused",
-      .spec = "walk(5): each wname is one path name element; intro(5): \"/\" separates elements and "
-              "cannot appear in a name",
-      .needs = {Capability::kWritable},
-      .refused = "Twalk of the single name \"a/b\"",
-      .send = [](CaseContext& c, Probe& p) -> ReplyBase {
-        const uint32_t dir = c.Scratch(p);
-        p.MakeDir(dir, "a");
-        p.MakeDir(p.Walk(dir, {"a"}), "b");
-        return p.Call(MakeWalk(dir, p.NextFid(), {"a/b"}));
-      },
-  });
-  AddRefusedCase(catalogue, {
-      .name = "Required.Walk.FromFileRefused",
-      .spec = "walk(5): \"The fid must represent a directory unless zero path name elements are specified.\"",
-      .needs = {Capability::kWritable},
-      .refused = "Twalk from a regular file",
-      .send = [](CaseContext& c, Probe& p) -> ReplyBase {
-        const uint32_t dir = c.Scratch(p);
-        p.MakeFile(dir, "f", "x");
-        const uint32_t f = p.Walk(dir, {"f"});
-        return p.Call(MakeWalk(f, p.NextFid(), {"x"}));
-      },
-  });
+  AddRefusedCase(catalogue,
+                 {
+                     .name = "Required.Walk.NameWithSlashRefused",
+                     .spec = "walk(5): each wname is one path name element; intro(5): \"/\" separates elements and "
+                             "cannot appear in a name",
+                     .needs = {Capability::kWritable},
+                     .refused = "Twalk of the single name \"a/b\"",
+                     .send = [](CaseContext& c, Probe& p) -> ReplyBase {
+                       const uint32_t dir = c.Scratch(p);
+                       p.MakeDir(dir, "a");
+                       p.MakeDir(p.Walk(dir, {"a"}), "b");
+                       return p.Call(MakeWalk(dir, p.NextFid(), {"a/b"}));
+                     },
+                 });
+  AddRefusedCase(
+      catalogue,
+      {
+          .name = "Required.Walk.FromFileRefused",
+          .spec = "walk(5): \"The fid must represent a directory unless zero path name elements are specified.\"",
+          .needs = {Capability::kWritable},
+          .refused = "Twalk from a regular file",
+          .send = [](CaseContext& c, Probe& p) -> ReplyBase {
+            const uint32_t dir = c.Scratch(p);
+            p.MakeFile(dir, "f", "x");
+            const uint32_t f = p.Walk(dir, {"f"});
+            return p.Call(MakeWalk(f, p.NextFid(), {"x"}));
+          },
+      });
   catalogue.Add({
       .name = "Required.Walk.QidsMatchStepwiseWalks",
       .spec = "walk(5): the qids are those \"of the files that are visited by the nwqid successful "
@@ -228,14 +232,14 @@ void RegisterWalkCases(Catalogue& catalogue) {
       },
   });
   AddRefusedCase(catalogue, {
-      .name = "Recommended.Walk.EmptyNameRefused",
-      .spec = "walk(5): each wname is a path name element; the empty string names no file",
-      .needs = {},
-      .refused = "Twalk of the empty name",
-      .send = [](CaseContext&, Probe& p) -> ReplyBase {
-        return p.Call(MakeWalk(p.root(), p.NextFid(), {""}));
-      },
-  });
+                                .name = "Recommended.Walk.EmptyNameRefused",
+                                .spec = "walk(5): each wname is a path name element; the empty string names no file",
+                                .needs = {},
+                                .refused = "Twalk of the empty name",
+                                .send = [](CaseContext&, Probe& p) -> ReplyBase {
+                                  return p.Call(MakeWalk(p.root(), p.NextFid(), {""}));
+                                },
+                            });
 }
 
 }  // namespace p9x::conformance

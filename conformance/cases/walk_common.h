@@ -6,7 +6,6 @@
 
 namespace p9x::conformance {
 
-
 inline constexpr char kPartialSpec[] =
     "walk(5): \"If the first element cannot be walked for any reason, Rerror is returned. Otherwise, the "
     "walk will return an Rwalk message containing nwqid qids corresponding, in order, to the files that "

@@ -6,20 +6,21 @@
 
 namespace p9x::conformance {
 
-
 inline constexpr char kXattrSpec[] =
-    "spec/9p2000.L.md §8.15; 9P2000.L xattrcreate/xattrwalk (diod protocol.md): \"xattrcreate gets a fid pointing to the xattr "
+    "spec/9p2000.L.md §8.15; 9P2000.L xattrcreate/xattrwalk (diod protocol.md): \"xattrcreate gets a fid pointing to "
+    "the xattr "
     "name. This fid can later be used to set the xattr value.\" and \"xattrwalk gets a newfid pointing to "
     "xattr name. This fid can later be used to read the xattr value. If name is NULL newfid can be used "
     "to get the list of extended attributes associated with the file system object.\"";
 inline constexpr char kLockSpec[] =
-    "spec/9p2000.L.md §8.23; 9P2000.L lock/getlock (diod protocol.md): \"lock is used to acquire or release a POSIX record lock "
+    "spec/9p2000.L.md §8.23; 9P2000.L lock/getlock (diod protocol.md): \"lock is used to acquire or release a POSIX "
+    "record lock "
     "on fid and has semantics similar to Linux fcntl(F_SETLK)\"; \"getlock tests for the existence of a "
     "POSIX record lock and has semantics similar to Linux fcntl(F_GETLK)\"";
 
 // Sets `name` = `value` on the file `fid` refers to (on a clone); true on success.
 inline bool SetXattr(Probe& p, uint32_t fid, std::string_view name, std::string_view value, uint32_t flags,
-              ReplyBase* failure) {
+                     ReplyBase* failure) {
   const uint32_t x = p.Walk(fid, {});
   auto created = p.Call(Txattrcreate{x, name, value.size(), flags});
   if (!created.ok()) {
@@ -51,7 +52,7 @@ inline std::string GetXattr(CaseContext& c, Probe& p, uint32_t fid, std::string_
   }
   p.Clunk(x);
   c.Expect(value.size() == walked.msg.size, "Rxattrwalk size " + std::to_string(walked.msg.size) + " but read " +
-                                               std::to_string(value.size()) + " bytes");
+                                                std::to_string(value.size()) + " bytes");
   return value;
 }
 

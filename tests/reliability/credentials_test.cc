@@ -106,14 +106,16 @@ class Credentials : public P9xdTest {
     ASSERT_TRUE(group_root) << "p9xd should run with supplementary group 0:\n" << status;
   }
 
-  // A connection attached as `uname`/`n_uname`; its root fid goes to *root.
-  std::unique_ptr<client::Client> AttachAs(const std::string& uname, uint32_t n_uname, Fid* root) {
+  // A connection attached as `uname`/`n_uname`; its root fid goes to *root. The fixture owns the
+  // connection, so that it outlives every Fid of the test body (a Fid clunks through it).
+  client::Client* AttachAs(const std::string& uname, uint32_t n_uname, Fid* root) {
     auto c = Connect();
     if (!c) return nullptr;
     auto r = c->AttachRoot(uname, "", n_uname);
     EXPECT_TRUE(r) << uname << ": " << r.error().Describe();
     if (r) *root = std::move(*r);
-    return c;
+    clients_.push_back(std::move(c));
+    return clients_.back().get();
   }
 
   // The errno of an operation that should fail, kOk when it succeeded.
@@ -132,6 +134,7 @@ class Credentials : public P9xdTest {
   }
 
   std::string etc_;
+  std::vector<std::unique_ptr<client::Client>> clients_;
 };
 
 // The server's own supplementary group 0 gives `nobody` nothing: reading, writing, creating in
@@ -139,7 +142,7 @@ class Credentials : public P9xdTest {
 TEST_F(Credentials, ServerSupplementaryGroupsDoNotLeak) {
   StartConfined();
   Fid root;
-  auto c = AttachAs("nobody", kNobody, &root);
+  ASSERT_NE(AttachAs("nobody", kNobody, &root), nullptr);
   ASSERT_TRUE(root.valid());
   auto read = ReadFile(root, "g0file");
   EXPECT_EQ(read ? Errno::kOk : read.error(), Errno::kEACCES) << "nobody read a group-root file";
@@ -158,7 +161,7 @@ TEST_F(Credentials, ServerSupplementaryGroupsDoNotLeak) {
   EXPECT_TRUE(fs::exists(export_ + "/g0dir/victim"));
   // Root, for contrast, reads it (the file is readable at all).
   Fid root_root;
-  auto rc = AttachAs("root", 0, &root_root);
+  ASSERT_NE(AttachAs("root", 0, &root_root), nullptr);
   auto as_root = ReadFile(root_root, "g0file");
   ASSERT_TRUE(as_root);
   EXPECT_EQ(*as_root, "group root only");
@@ -169,9 +172,9 @@ TEST_F(Credentials, ServerSupplementaryGroupsDoNotLeak) {
 TEST_F(Credentials, HostGroupDatabaseDecidesGroupAccess) {
   StartConfined();
   Fid alice, bob, alice_by_name;
-  auto ca = AttachAs("p9xalice", kAlice, &alice);
-  auto cb = AttachAs("p9xbob", kNoUname, &bob);  // by name only
-  auto cn = AttachAs("p9xalice", kNoUname, &alice_by_name);
+  ASSERT_NE(AttachAs("p9xalice", kAlice, &alice), nullptr);
+  ASSERT_NE(AttachAs("p9xbob", kNoUname, &bob), nullptr);  // by name only
+  ASSERT_NE(AttachAs("p9xalice", kNoUname, &alice_by_name), nullptr);
   ASSERT_TRUE(alice.valid() && bob.valid() && alice_by_name.valid());
   auto a = ReadFile(alice, "shared");
   EXPECT_EQ(a ? *a : "refused: " + client::ErrnoLabel(a.error()), "shared group only") << "a member of the group";
@@ -187,7 +190,7 @@ TEST_F(Credentials, HostGroupDatabaseDecidesGroupAccess) {
 TEST_F(Credentials, GroupsAUserIsNotInCannotBeGiven) {
   StartConfined();
   Fid alice;
-  auto c = AttachAs("p9xalice", kAlice, &alice);
+  ASSERT_NE(AttachAs("p9xalice", kAlice, &alice), nullptr);
   ASSERT_TRUE(alice.valid());
   auto tmp = alice.Walk("tmp");
   ASSERT_TRUE(tmp);
@@ -289,8 +292,8 @@ TEST_F(Credentials, BlocksReservedForRootAreNotTheUsers) {
   }
   StartConfined(image);
   Fid nobody, root;
-  auto cn = AttachAs("nobody", kNobody, &nobody);
-  auto cr = AttachAs("root", 0, &root);
+  ASSERT_NE(AttachAs("nobody", kNobody, &nobody), nullptr);
+  ASSERT_NE(AttachAs("root", 0, &root), nullptr);
   ASSERT_TRUE(nobody.valid() && root.valid());
   auto vol = nobody.Walk("vol");
   ASSERT_TRUE(vol);
@@ -331,7 +334,7 @@ TEST_F(Credentials, BlocksReservedForRootAreNotTheUsers) {
 TEST_F(Credentials, RootSquashServesRootAsNobody) {
   StartConfined("", {"--root-squash"});
   Fid root;
-  auto c = AttachAs("root", 0, &root);
+  ASSERT_NE(AttachAs("root", 0, &root), nullptr);
   ASSERT_TRUE(root.valid());
   auto read = ReadFile(root, "g0file");
   EXPECT_EQ(read ? Errno::kOk : read.error(), Errno::kEACCES) << "a squashed root read a group-root 0060 file";

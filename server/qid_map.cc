@@ -332,17 +332,29 @@ Result<uint32_t> QidMapper::FilesystemNumber(uint64_t dev) {
   return *fs;
 }
 
+#ifdef P9X_FAULT_PATH_HI_BUILD
+namespace fault {
+// Defined by tests/conformance/path_hi_fault.cc, linked only into the test build p9xd-path-hi-fault.
+std::optional<uint64_t> BrokenPathHi(uint64_t st_dev, uint64_t root_dev);
+}  // namespace fault
+#endif
+
 Result<XqidPath> QidMapper::ExtendedPath(uint64_t dev, uint64_t ino) {
   if (options_.policy == MultiDevPolicy::kForbid && dev != options_.root_dev) {
     return Unexpected(Errno::kENODEV);
   }
   const CacheEntry& entry = CacheSlot(dev);
-  if (entry.mapper == cache_id_.load(std::memory_order_acquire) && entry.dev == dev) {
-    return XqidPath{entry.path_hi, ino};
+  uint64_t path_hi = entry.path_hi;
+  if (entry.mapper != cache_id_.load(std::memory_order_acquire) || entry.dev != dev) {
+    auto fs = FilesystemNumber(dev);
+    if (!fs) return Unexpected(fs.error());
+    path_hi = CacheSlot(dev).path_hi;
   }
-  auto fs = FilesystemNumber(dev);
-  if (!fs) return Unexpected(fs.error());
-  return XqidPath{CacheSlot(dev).path_hi, ino};
+#ifdef P9X_FAULT_PATH_HI_BUILD
+  // A test build that breaks spec/xqid.md §7 on purpose (tests/conformance/fault_test.sh).
+  if (auto broken = fault::BrokenPathHi(dev, options_.root_dev)) path_hi = *broken;
+#endif
+  return XqidPath{path_hi, ino};
 }
 
 Result<uint64_t> QidMapper::FilesystemId(uint64_t dev) {

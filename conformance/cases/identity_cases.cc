@@ -248,38 +248,50 @@ void RegisterIdentityCases(Catalogue& catalogue) {
   });
   catalogue.Add({
       .name = "Xqid.Identity.PathHiIsNotHostDevice",
-      .spec = "spec/xqid.md §7: \"path_hi MUST NOT be the raw st_dev\": checked on every filesystem of the "
-              "fixture (the export's, p1, p2, p3) against the device number in each encoding a server could "
-              "leak (glibc's dev_t, the kernel's 32-bit new_encode_dev, the 16-bit old one, and MKDEV)",
-      .needs = {Capability::kWritable, Capability::kLocalRoot, Capability::kMultiFs},
-      .run = [](CaseContext& c) {
-        Probe& p = c.Session();
-        const uint32_t dir = c.Scratch(p);
-        std::vector<std::pair<std::string, Qid>> files = {{c.ScratchPath() + "/f", p.MakeFile(dir, "f")}};
-        for (const auto& path : FixturePaths()) {
-          Qid q{};
-          p.Clunk(p.Walk(p.root(), path, &q));
-          files.emplace_back(Join(path), q);
-        }
-        for (const auto& [path, q] : files) {
-          struct stat st {};
-          if (c.stopped() || lstat(c.LocalPath(path).c_str(), &st) != 0) return;
-          const uint64_t ma = major(st.st_dev), mi = minor(st.st_dev);
-          const std::pair<uint64_t, const char*> encodings[] = {
-              {static_cast<uint64_t>(st.st_dev), "st_dev"},
-              {(mi & 0xff) | (ma << 8) | ((mi & ~uint64_t{0xff}) << 12), "new_encode_dev(st_dev)"},
-              {((ma & 0xff) << 8) | (mi & 0xff), "old_encode_dev(st_dev)"},
-              {(ma << 20) | mi, "MKDEV(major, minor)"},
-          };
-          for (const auto& [value, name] : encodings) {
-            if (!c.Expect(q.path_hi != value, path + ": path_hi " + std::to_string(q.path_hi) + " is the host's " +
-                                                  name + " (" + std::to_string(major(st.st_dev)) + ":" +
-                                                  std::to_string(minor(st.st_dev)) + ")")) {
-              return;
+      .spec = "spec/xqid.md §7: \"path_hi MUST NOT be the raw st_dev\": checked on several files of the export's "
+              "own filesystem (its root, a directory, a file and a subdirectory made there) and, on the "
+              "multi-filesystem fixture, on every file of p1, p2 and p3, against the device number in each "
+              "encoding a server could leak (glibc's dev_t, the kernel's 32-bit new_encode_dev, the 16-bit old "
+              "one, and MKDEV)",
+      .needs = {Capability::kWritable, Capability::kLocalRoot},
+      .run =
+          [](CaseContext& c) {
+            Probe& p = c.Session();
+            const uint32_t dir = c.Scratch(p);
+            std::vector<std::pair<std::string, Qid>> files = {
+                {".", p.root_qid()},
+                {c.ScratchPath(), p.Getattr(dir).qid},
+                {c.ScratchPath() + "/f", p.MakeFile(dir, "f")},
+                {c.ScratchPath() + "/d", p.MakeDir(dir, "d")},
+            };
+            if (c.env().capabilities.contains(Capability::kMultiFs)) {
+              for (const auto& path : FixturePaths()) {
+                Qid q{};
+                p.Clunk(p.Walk(p.root(), path, &q));
+                files.emplace_back(Join(path), q);
+              }
             }
-          }
-        }
-      },
+            for (const auto& [path, q] : files) {
+              struct stat st {};
+              if (c.stopped()) return;
+              if (!c.Expect(lstat(c.LocalPath(path).c_str(), &st) == 0, "lstat " + c.LocalPath(path) + " failed"))
+                return;
+              const uint64_t ma = major(st.st_dev), mi = minor(st.st_dev);
+              const std::pair<uint64_t, const char*> encodings[] = {
+                  {static_cast<uint64_t>(st.st_dev), "st_dev"},
+                  {(mi & 0xff) | (ma << 8) | ((mi & ~uint64_t{0xff}) << 12), "new_encode_dev(st_dev)"},
+                  {((ma & 0xff) << 8) | (mi & 0xff), "old_encode_dev(st_dev)"},
+                  {(ma << 20) | mi, "MKDEV(major, minor)"},
+              };
+              for (const auto& [value, name] : encodings) {
+                if (!c.Expect(q.path_hi != value, path + ": path_hi " + std::to_string(q.path_hi) + " is the host's " +
+                                                      name + " (" + std::to_string(ma) + ":" + std::to_string(mi) +
+                                                      ")")) {
+                  return;
+                }
+              }
+            }
+          },
   });
   catalogue.Add({
       .name = "Xqid.Identity.StableAcrossRoutes",

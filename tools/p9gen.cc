@@ -13,7 +13,7 @@
 //   ...replaced by p9gen...
 //   <!-- END GENERATED -->
 // with REGION one of
-//   summary              every message: type, body size in both dialects, reference
+//   summary              every message: type, body size (both dialects where they differ), reference
 //   wire-types           the wire types and their encodings
 //   qid-sizes            every message whose size changes with the dialect, exact byte counts
 //   layout NAME...       each named message's layout (both dialects if it carries a qid) and fields
@@ -253,7 +253,7 @@ int QidCount(const json& m) {
 
 std::string RegionSummary(const json& spec) {
   std::ostringstream o;
-  o << "| message | type | body (9P2000.L) | body (xqid) | reference |\n|---|---|---|---|---|\n";
+  o << "| message | type | body (.L / xqid) | reference |\n|---|---|---|---|\n";
   for (const auto& m : spec["messages"]) {
     const int l = FixedBody(m, 13), x = FixedBody(m, 21);
     auto show = [&](int fixed, int qs) {
@@ -263,7 +263,8 @@ std::string RegionSummary(const json& spec) {
       return s;
     };
     const std::string name = m["name"];
-    o << "| " << name << " | " << m["type"].get<int>() << " | " << show(l, 13) << " | " << show(x, 21)
+    const std::string legacy = show(l, 13), xqid = show(x, 21);
+    o << "| " << name << " | " << m["type"].get<int>() << " | " << legacy << (xqid != legacy ? " / " + xqid : "")
       << " | " << m["ref"].get<std::string>() << " |\n";
   }
   return o.str();
@@ -337,10 +338,10 @@ std::string RegionLayout(const json& spec, const std::vector<std::string>& names
     if (HasQid(m)) o << "  9P2000.L.xqid  size[4] type[1] tag[2] " << Layout(m, 21) << "\n";
     o << "```\n";
     if (!m["fields"].empty()) {
-      o << "\n| field | wire type | bytes (.L / xqid) | meaning |\n|---|---|---|---|\n";
+      // The wire type is in the layout line above; the table gives sizes and meanings.
+      o << "\n| field | bytes (.L / xqid) | meaning |\n|---|---|---|\n";
       for (const auto& f : m["fields"]) {
-        o << "| `" << f["name"].get<std::string>() << "` | " << f["type"].get<std::string>() << " | "
-          << FieldSize(f, 13);
+        o << "| `" << f["name"].get<std::string>() << "` | " << FieldSize(f, 13);
         if (FieldSize(f, 13) != FieldSize(f, 21)) o << " / " << FieldSize(f, 21);
         o << " | " << f["doc"].get<std::string>() << " |\n";
       }

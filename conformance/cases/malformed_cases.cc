@@ -10,8 +10,8 @@ namespace p9x::conformance {
 namespace {
 
 constexpr char kMalformedSpec[] =
-    "spec/9p2000.L.md §1: \"Every frame holds exactly one message: p9x rejects a frame whose fields end "
-    "before size (TrailingBytes) as well as one whose fields run past it (Truncated)\"; a server answers "
+    "spec/9p2000.L.md §1: \"A frame holds exactly one message: p9x refuses a frame whose fields end before "
+    "size or run past it\"; a server answers "
     "a malformed frame with Rlerror or closes the connection, and keeps serving other connections";
 
 // After a malformed frame: a new connection must still work. A server that crashed may still be

@@ -148,11 +148,13 @@ if unshare "${unshare_args[@]}" true 2>/dev/null; then
   export conform p9xd path_hi_fault work pathhi
   export -f reported identity_run identity_checks
   unshare "${unshare_args[@]}" bash -c '
-    set -e
     for fs in p1 p2 p3; do
-      mkdir -p "$1/$fs"; mount -t tmpfs "p9x-$fs" "$1/$fs"; mkdir "$1/$fs/dir"; echo data >"$1/$fs/file"
+      mkdir -p "$1/$fs"
+      if ! mount -t tmpfs "p9x-$fs" "$1/$fs"; then
+        echo "skipped: the identity cases on several filesystems (cannot mount a tmpfs here)"; exit 0
+      fi
+      mkdir "$1/$fs/dir" && echo data >"$1/$fs/file" || exit 1
     done
-    set +e
     other=P9X_FAULT_PATH_HI_SCOPE=other-filesystems
     identity_checks "$1" \
       P9X_FAULT_PATH_HI=st_dev,$other:$pathhi P9X_FAULT_PATH_HI=new_encode_dev,$other:$pathhi \

@@ -105,7 +105,8 @@ identity_run() {  # mark case export [VAR=value...] -> 0 when the case is report
   local mark=$1 case=$2 export=$3 server=$path_hi_fault psock ppid status; shift 3
   (($#)) || server=$p9xd
   psock=$(mktemp -u "$work/identity.XXXXXX.sock")
-  env "$@" "$server" --listen "unix:$psock" --export "$export" >>"$work/p9xd.log" 2>&1 &
+  # --identity self: in a user namespace p9xd is "root" but cannot take on other users' ids.
+  env "$@" "$server" --listen "unix:$psock" --export "$export" --identity self >>"$work/p9xd.log" 2>&1 &
   ppid=$!
   for _ in $(seq 100); do [[ -S "$psock" ]] && break; sleep 0.1; done
   "$conform" --target "unix:$psock" --dialect xqid --local-root "$export" --filter "$case" --timeout 3000 \

@@ -34,7 +34,9 @@
 #                    installed qemu-system-x86_64; it finds Debian's firmware in /usr/share/qemu and
 #                    /usr/share/seabios (qemu/build-qemu.sh's binary installs none of its own)
 #   --trace-9p       with --virtfs: QEMU's own trace of every Tversion and Rversion
-#                    (v9fs_version, v9fs_version_return) to boots/LABEL-CACHE/9p-trace.log
+#                    (v9fs_version, v9fs_version_return), each Rreaddir's size (v9fs_readdir_return)
+#                    and, with qemu/'s series, each host filesystem's xqid path_hi
+#                    (v9fs_xqid_filesystem) to boots/LABEL-CACHE/9p-trace.log
 # Tests (--tests, comma-separated): seed, posix, dialect, present (xqid presentation: st_dev per
 # host filesystem, host inode numbers, cp/cmp/find -samefile/du/hard links), extra.
 # Needs root (fixture, netns). Kernel cache: ${P9X_CACHE:-/var/cache/p9x}.
@@ -184,7 +186,9 @@ EOF
     net=(-netdev "user,id=n0,restrict=on,guestfwd=tcp:10.0.2.100:564-cmd:$relay" -device virtio-net-pci,netdev=n0)
   else
     net=(-virtfs "local,path=$export_dir,mount_tag=p9x,security_model=passthrough,multidevs=$vmode")
-    ((trace_9p)) && net+=(-trace v9fs_version -trace v9fs_version_return -D "$bdir/9p-trace.log")
+    # v9fs_xqid_*: qemu/'s series names each host filesystem's path_hi (no such event elsewhere)
+    ((trace_9p)) && net+=(-trace v9fs_version -trace v9fs_version_return -trace v9fs_readdir_return
+                          -trace 'v9fs_xqid_*' -D "$bdir/9p-trace.log")
   fi
   local qemu=("$qemu_bin" "${qemu_firmware[@]}" -machine pc -accel tcg -m 512 -smp 1 -nodefaults -display none -no-reboot
     -kernel "$KERNEL" -initrd "$bdir/initrd" -append "console=ttyS0 quiet panic=-1 rdinit=/init"

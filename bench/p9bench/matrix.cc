@@ -746,7 +746,18 @@ class Matrix {
             mem.value = static_cast<double>(after - before) / static_cast<double>(n);
             mem.note = "VmRSS " + std::to_string(before) + " -> " + std::to_string(after) + " KiB";
           }
-          if (error.empty()) {
+          // Repetitions (one at a single connection or in quick runs), each on fresh
+          // connections: the mix's SetUp walks its fids once per connection.
+          const int reps = options_.quick || n == 1 ? 1 : 3;
+          std::vector<Cell> cells;
+          for (int rep = 0; rep < reps && error.empty(); ++rep) {
+            if (rep > 0) {
+              conns.clear();
+              for (uint32_t i = 0; i < n && error.empty(); ++i) {
+                if (auto ok = open(); !ok) error = "connection " + std::to_string(i) + ": " + ok.error();
+              }
+              if (!error.empty()) break;
+            }
             std::vector<Conn*> raw;
             for (auto& conn : conns) raw.push_back(conn.get());
             RunOptions options = run_;
@@ -763,6 +774,12 @@ class Matrix {
             Cell cell;
             cell.msize = is_floor ? 0 : conns[0]->ctx().msize;
             cell.m = RunWorkload(raw, 1, *workload, options);
+            const bool failed = !cell.m.error.empty();
+            cells.push_back(std::move(cell));
+            if (failed) break;
+          }
+          if (error.empty() && !cells.empty()) {
+            const Cell cell = cells.back().m.error.empty() ? Best(cells) : std::move(cells.back());
             FillFromMeasurement(mix, cell);
             FillFromMeasurement(p99, cell);
             if (cell.m.error.empty()) {

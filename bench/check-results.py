@@ -20,6 +20,9 @@ SEQUENTIAL = ("read", "write")
 METADATA = ("walk_getattr_clunk_seq", "walk_getattr_clunk_pipe", "getattr", "create_unlink")
 LISTING = ("readdir", "ls_l")
 CONNS = ("conns_mix", "conns_p99", "conns_idle_kib")
+# Busy connections beside idle ones: one connection count, whatever --busy-conns chose.
+CONNS_BUSY = ("conns_busy_mix", "conns_busy_p99", "conns_busy_idle_kib")
+IDLE_MEMORY = ("conns_idle_kib", "conns_busy_idle_kib")
 MSIZES = (128 << 10, 512 << 10, 1 << 20)
 
 
@@ -67,11 +70,14 @@ def main(argv):
             have = {c["conns"] for c in by_key.get((server, bench, "tcp"), [])}
             for n in sorted(conn_counts - have):
                 problems.append(f"{server}: no {bench} cell with {n} connections")
+        for bench in CONNS_BUSY:
+            if not by_key.get((server, bench, "tcp")):
+                problems.append(f"{server}: no {bench} cell")
         # Every cell holds a number (and a floor to compare it with).
         for r in results:
             if r["server"] != server:
                 continue
-            idle = r["bench"] == "conns_idle_kib"
+            idle = r["bench"] in IDLE_MEMORY
             ok_value = finite(r.get("value")) and (r["value"] >= 0 if idle else r["value"] > 0)
             ok_floor = finite(r.get("floor")) and (r["floor"] >= 0 if idle else r["floor"] > 0)
             if ok_value and ok_floor:

@@ -23,7 +23,9 @@ GROUPS = (
     ("sequential", "Sequential read and write", ("read", "write")),
     ("metadata", "Metadata and listings",
      ("walk_getattr_clunk_seq", "walk_getattr_clunk_pipe", "getattr", "create_unlink", "readdir", "ls_l")),
-    ("connections", "Many connections", ("conns_mix", "conns_p99", "conns_idle_kib")),
+    # conns_busy_*: relative to the same server without the idle connections (not the echo floor).
+    ("connections", "Many connections",
+     ("conns_mix", "conns_p99", "conns_idle_kib", "conns_busy_mix", "conns_busy_p99", "conns_busy_idle_kib")),
 )
 COLOURS = ("#0969da", "#bc4c00", "#1a7f37", "#8250df", "#57606a")
 PLOT_W, BAR_H, GAP, TOP = 460, 9, 8, 64

@@ -7,7 +7,7 @@
 # (plot-*.svg: each server's speed relative to the floor, per row; bench/plot-matrix.py).
 #
 #   bench/run-matrix.sh [--quick] [--servers p9xd,p9xd-nobody,diod] [--out DIR] [--pin] [--only PREFIX,...]
-#                       [--server-spec 'NAME|tcp=CMD|unix=CMD|aname=A|uid=N']...
+#                       [--server-spec 'NAME|tcp=CMD|unix=CMD|aname=A|uid=N']... [--busy-conns N] [--idle-conns N]
 #
 #   --quick     tiny sizes and short cells (about 30 s); the full matrix takes about 6-8 min
 #   --servers   which of the known servers to run (default: p9xd,diod; a missing p9xd is skipped;
@@ -15,7 +15,9 @@
 #   --out       output directory (default: build/bench-results/<UTC timestamp>)
 #   --pin       client on CPU 0, servers and the floor server on CPU 1
 #   --only      run only the benches whose id starts with one of these (read, write, getattr,
-#               walk_getattr_clunk, create_unlink, readdir, ls_l, conns)
+#               walk_getattr_clunk, create_unlink, readdir, ls_l, conns; conns_busy: 1,000 busy
+#               connections alone and beside 10,000 idle ones)
+#   --busy-conns, --idle-conns  the conns_busy cells' sizes (default 1,000 and 10,000)
 #   --server-spec  an extra server; templates take {port} {path} {fd} {dir}, see
 #               bench/p9bench/matrix.h. P9XD_ANAME sets p9xd's attach name (default: empty).
 #
@@ -29,6 +31,7 @@ build=${P9X_BUILD_DIR:-$root/build}
 invocation="bench/run-matrix.sh${*:+ $*}"
 quick=0 pin=0 servers="p9xd,diod" out="" only=""
 extra_specs=()
+conn_args=()
 while [[ $# -gt 0 ]]; do
   case "$1" in
     --quick) quick=1; shift ;;
@@ -37,7 +40,8 @@ while [[ $# -gt 0 ]]; do
     --out) out=$2; shift 2 ;;
     --only) only=$2; shift 2 ;;
     --server-spec) extra_specs+=("$2"); shift 2 ;;
-    -h|--help) sed -n '2,25p' "$0"; exit 0 ;;
+    --busy-conns|--idle-conns) conn_args+=("$1" "$2"); shift 2 ;;
+    -h|--help) sed -n '2,26p' "$0"; exit 0 ;;
     *) echo "run-matrix.sh: unknown argument $1" >&2; exit 64 ;;
   esac
 done
@@ -52,6 +56,13 @@ mkdir -p "$out"
 work=$(mktemp -d /dev/shm/p9bench.XXXXXX 2>/dev/null || mktemp -d /tmp/p9bench.XXXXXX)
 cleanup() { rm -rf "$work"; }
 trap cleanup EXIT
+# 10,000 idle connections beside 1,000 busy ones take a descriptor each in the client and one or
+# two (p9xd: a socket and an eventfd) in the server, which inherits this limit; as root the hard
+# limit may be raised. p9bench checks every limit it depends on and says which one is short.
+hard=$(ulimit -Hn)
+if ((EUID == 0)) && [[ $hard != unlimited ]] && ((hard < 65536)); then
+  ulimit -Hn 65536 2>/dev/null || true
+fi
 ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
 
 specs=()
@@ -68,7 +79,7 @@ for name in "${wanted[@]}"; do
       # running as root switches credentials (fsuid, fsgid, groups, capabilities) per user.
       uid=0
       [[ $name == p9xd-nobody ]] && uid=65534
-      specs+=("$name|tcp=$p9xd --listen tcp:127.0.0.1:{port} --export {dir}|unix=$p9xd --listen unix:{path} --export {dir}|aname=${P9XD_ANAME:-}|uid=$uid")
+      specs+=("$name|tcp=$p9xd --listen tcp:127.0.0.1:{port} --export {dir} --max-connections 16384|unix=$p9xd --listen unix:{path} --export {dir}|aname=${P9XD_ANAME:-}|uid=$uid")
       ;;
     diod)
       if ! command -v diod >/dev/null; then
@@ -94,6 +105,7 @@ args=(matrix --out "$out" --work "$work" --command-line "$invocation")
 ((quick)) && args+=(--quick)
 ((pin)) && args+=(--pin)
 [[ -n "$only" ]] && args+=(--only "$only")
+args+=("${conn_args[@]}")
 for spec in "${specs[@]}"; do args+=(--server "$spec"); done
 
 # The codec and qid-map rows come from their Google Benchmark binaries, when built (full runs).

@@ -45,29 +45,68 @@ P9X_MESSAGE_LIST(P9X_FID_CHECK_FN)
 }  // namespace
 
 // The connection's read buffer: its size at first, and the most it keeps between large frames.
-constexpr size_t kInitialReadBuffer = 8 * 1024;
+// Small at first: an idle connection must stay cheap (the buffer is zero-filled, so all of it
+// is resident), and the buffer grows to a frame's size when one needs it. 2 KiB holds a
+// Tversion, a Tattach, a Twalk of 16 names of ordinary length and several small pipelined
+// requests.
+constexpr size_t kInitialReadBuffer = 2 * 1024;
 constexpr size_t kKeptReadBuffer = 64 * 1024;
 
 // ---- I/O loop ----
 
-void Connection::Run() {
+void Connection::Begin() {
   fcntl(rfd_, F_SETFL, fcntl(rfd_, F_GETFL) | O_NONBLOCK);
   if (wfd_ != rfd_) fcntl(wfd_, F_SETFL, fcntl(wfd_, F_GETFL) | O_NONBLOCK);
-  // Small until a client sends large frames: an idle connection must stay cheap (at most
-  // 64 KiB per idle connection), and the buffer grows to a frame's size when one needs it.
   in_.resize(kInitialReadBuffer);
-  while (!stop_.load()) {
-    bool want_write, want_read, over_budget;
+}
+
+Connection::Interest Connection::Wants() {
+  Interest wants;
+  std::lock_guard lock(out_mu_);
+  wants.write = !out_.empty();
+  // Back-pressure: stop reading while this client has too many reply bytes queued or coming.
+  const bool over_budget = OverBudgetLocked();
+  wants.read = !read_eof_ && !fatal_ && !over_budget;
+  wants.done = !wants.write && (fatal_ || (read_eof_ && in_flight_.empty() && !frames_left_));
+  // Room again for the whole frames that were waiting in the read buffer.
+  wants.again = !wants.done && frames_left_ && !over_budget && !fatal_;
+  return wants;
+}
+
+bool Connection::OnReady(bool readable, bool writable, bool wanted_read) {
+  if (writable && !WriteSome()) return false;
+  if (wanted_read && readable) {
+    if (!ReadSome()) read_eof_ = true;
+    ProcessFrames();
+    // Replies answered inline go out now: a socket with room in its buffer is writable, and
+    // waiting for poll to say so costs a poll per request (bench/PROFILE.md P6). On EAGAIN
+    // the connection waits for POLLOUT.
+    bool queued;
     {
       std::lock_guard lock(out_mu_);
-      want_write = !out_.empty();
-      // Back-pressure: stop reading while this client has too many reply bytes queued or coming.
-      over_budget = OverBudgetLocked();
-      want_read = !read_eof_ && !fatal_ && !over_budget;
-      if (!want_write && (fatal_ || (read_eof_ && in_flight_.empty() && !frames_left_))) break;
+      queued = !out_.empty();
     }
-    if (frames_left_ && !over_budget && !fatal_) {
-      // Room again for the whole frames that were waiting in the read buffer.
+    if (queued && !WriteSome()) return false;
+  }
+  return true;
+}
+
+void Connection::Finish() {
+  // Abandon what is left: workers still holding this connection finish and drop their replies
+  // (the session has ended for them).
+  fids_.NewSession();
+  std::lock_guard lock(out_mu_);
+  in_flight_.clear();
+  out_.clear();
+  out_bytes_ = 0;
+}
+
+void Connection::Run() {
+  Begin();
+  while (!stop_.load()) {
+    const Interest wants = Wants();
+    if (wants.done) break;
+    if (wants.again) {
       ProcessFrames();
       continue;
     }
@@ -76,14 +115,14 @@ void Connection::Run() {
     fds[n++] = {wake_fd_, POLLIN, 0};
     int read_index = -1, write_index = -1;
     if (rfd_ == wfd_) {
-      short ev = static_cast<short>((want_read ? POLLIN : 0) | (want_write ? POLLOUT : 0));
+      short ev = static_cast<short>((wants.read ? POLLIN : 0) | (wants.write ? POLLOUT : 0));
       read_index = write_index = static_cast<int>(n);
       fds[n++] = {rfd_, ev, 0};
     } else {
       read_index = static_cast<int>(n);
-      fds[n++] = {rfd_, static_cast<short>(want_read ? POLLIN : 0), 0};
+      fds[n++] = {rfd_, static_cast<short>(wants.read ? POLLIN : 0), 0};
       write_index = static_cast<int>(n);
-      fds[n++] = {wfd_, static_cast<short>(want_write ? POLLOUT : 0), 0};
+      fds[n++] = {wfd_, static_cast<short>(wants.write ? POLLOUT : 0), 0};
     }
     if (poll(fds, n, -1) < 0) {
       if (errno == EINTR) continue;
@@ -93,30 +132,11 @@ void Connection::Run() {
       uint64_t v;
       [[maybe_unused]] ssize_t r = read(wake_fd_, &v, sizeof v);
     }
-    if (fds[write_index].revents & (POLLOUT | POLLERR | POLLHUP)) {
-      if (!WriteSome()) break;
-    }
-    if (want_read && (fds[read_index].revents & (POLLIN | POLLHUP | POLLERR))) {
-      if (!ReadSome()) read_eof_ = true;
-      ProcessFrames();
-      // Replies answered inline go out now: a socket with room in its buffer is writable, and
-      // waiting for poll to say so costs a poll per request (bench/PROFILE.md P6). On EAGAIN
-      // the loop polls for POLLOUT as before.
-      bool queued;
-      {
-        std::lock_guard lock(out_mu_);
-        queued = !out_.empty();
-      }
-      if (queued && !WriteSome()) break;
-    }
+    const bool writable = fds[write_index].revents & (POLLOUT | POLLERR | POLLHUP);
+    const bool readable = fds[read_index].revents & (POLLIN | POLLHUP | POLLERR);
+    if (!OnReady(readable, writable, wants.read)) break;
   }
-  // Abandon what is left: workers still holding this connection finish and drop their replies
-  // (the session has ended for them).
-  fids_.NewSession();
-  std::lock_guard lock(out_mu_);
-  in_flight_.clear();
-  out_.clear();
-  out_bytes_ = 0;
+  Finish();
 }
 
 bool Connection::ReadSome() {

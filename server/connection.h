@@ -43,11 +43,23 @@ using Reply = Result<std::vector<uint8_t>>;
 // file would otherwise pin count bytes per 11-byte reply).
 constexpr size_t kMaxUnusedReplyBytes = 4096;
 
+class Connection;
+class EventLoop;  // server.cc: drives many connections on one thread (server.h, "Threading")
+// Asks `loop` to call the connection's OnReady soon (from any thread; coalesced).
+void WakeOnLoop(EventLoop& loop, Connection& conn);
+
 class Connection : public std::enable_shared_from_this<Connection> {
  public:
-  Connection(Server::Impl& server, int rfd, int wfd, std::string peer)
-      : s_(server), rfd_(rfd), wfd_(wfd), peer_(std::move(peer)), fids_(server.options.max_fids_per_connection) {
-    wake_fd_ = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+  // `loop`: the event loop that drives this connection (socket connections), or null when a
+  // thread of its own runs Run() (ServeConnection: stdio, --rfd/--wfd, tests).
+  Connection(Server::Impl& server, int rfd, int wfd, std::string peer, EventLoop* loop = nullptr)
+      : s_(server),
+        rfd_(rfd),
+        wfd_(wfd),
+        loop_(loop),
+        peer_(std::move(peer)),
+        fids_(server.options.max_fids_per_connection) {
+    if (loop_ == nullptr) wake_fd_ = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
   }
   ~Connection() {
     if (wake_fd_ >= 0) close(wake_fd_);
@@ -55,15 +67,45 @@ class Connection : public std::enable_shared_from_this<Connection> {
     if (wfd_ >= 0 && wfd_ != rfd_) close(wfd_);
   }
 
+  // Serves the connection on the calling thread until it ends (poll(2) on its descriptors and
+  // an eventfd that Wake() signals).
   void Run();
   void Stop() {
     stop_.store(true);
     Wake();
   }
 
+  // ---- driving the connection from an event loop (Run() is the same steps on a thread) ----
+  // Only one thread at a time calls these, as only one thread runs Run().
+  struct Interest {
+    bool read = false;   // wants to read (not at end of input, not over the back-pressure budget)
+    bool write = false;  // replies are queued
+    bool done = false;   // nothing left to do: the connection is over
+    bool again = false;  // whole frames wait in the read buffer and there is room to take them
+  };
+  // Sets the descriptors non-blocking and sizes the read buffer; before the first OnReady.
+  void Begin();
+  // What the connection waits for now. `again` is handled by calling ProcessQueuedFrames().
+  Interest Wants();
+  void ProcessQueuedFrames() { ProcessFrames(); }
+  // The descriptors became readable and/or writable (`wanted_read`: Wants().read when the
+  // wait began). False when the connection must end now (a write failed).
+  bool OnReady(bool readable, bool writable, bool wanted_read);
+  // Ends the connection: abandons requests still on workers and drops queued replies.
+  void Finish();
+  bool stopping() const { return stop_.load(); }
+  int read_fd() const { return rfd_; }
+  int write_fd() const { return wfd_; }
+  // Coalesces wake-ups of a connection on an event loop (WakeOnLoop).
+  std::atomic<bool> wake_queued{false};
+
  private:
   // ---- I/O ----
   void Wake() {
+    if (loop_ != nullptr) {
+      WakeOnLoop(*loop_, *this);
+      return;
+    }
     uint64_t one = 1;
     [[maybe_unused]] ssize_t n = write(wake_fd_, &one, sizeof one);
   }
@@ -165,7 +207,8 @@ class Connection : public std::enable_shared_from_this<Connection> {
   Server::Impl& s_;
   int rfd_;
   int wfd_;
-  int wake_fd_ = -1;
+  EventLoop* loop_;
+  int wake_fd_ = -1;  // Run() only: an event loop wakes the connection without a descriptor
   std::string peer_;
   std::atomic<bool> stop_{false};
 

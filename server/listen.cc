@@ -18,10 +18,16 @@
 #include <cstring>
 #include <string_view>
 
+#include "server/log.h"
 #include "server/server.h"
 
 namespace p9x::server {
 namespace {
+
+// Connections the kernel may complete before p9xd accepts them (listen(2); the kernel caps it at
+// net.core.somaxconn, 4096 by default since Linux 5.4): a burst of thousands of clients, e.g.
+// a cluster's mounts after a restart, waits in the queue instead of being refused.
+constexpr int kListenBacklog = 4096;
 
 std::string Sys(const std::string& what) { return what + ": " + std::strerror(errno); }
 
@@ -105,7 +111,7 @@ Result<int, std::string> BindListener(const std::string& address, std::string* b
     int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
     if (fd < 0) return Unexpected(Sys("socket"));
     unlink(path.c_str());  // a stale socket file from an earlier run
-    if (bind(fd, reinterpret_cast<sockaddr*>(&sa), sizeof sa) != 0 || listen(fd, 128) != 0) {
+    if (bind(fd, reinterpret_cast<sockaddr*>(&sa), sizeof sa) != 0 || listen(fd, kListenBacklog) != 0) {
       std::string err = Sys("bind " + path);
       close(fd);
       return Unexpected(err);
@@ -137,7 +143,7 @@ Result<int, std::string> BindListener(const std::string& address, std::string* b
     if (fd < 0) continue;
     int one = 1;
     setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-    if (bind(fd, ai->ai_addr, ai->ai_addrlen) == 0 && listen(fd, 512) == 0) {
+    if (bind(fd, ai->ai_addr, ai->ai_addrlen) == 0 && listen(fd, kListenBacklog) == 0) {
       sockaddr_storage ss{};
       socklen_t len = sizeof ss;
       getsockname(fd, reinterpret_cast<sockaddr*>(&ss), &len);
@@ -153,19 +159,35 @@ Result<int, std::string> BindListener(const std::string& address, std::string* b
 }
 
 void AcceptLoop(Server& server, int listen_fd, const std::atomic<bool>& stop) {
+  // Non-blocking, so that one wake-up accepts every connection already queued (a burst of
+  // clients costs one poll, not one each).
+  fcntl(listen_fd, F_SETFL, fcntl(listen_fd, F_GETFL) | O_NONBLOCK);
   while (!stop.load()) {
     pollfd p{listen_fd, POLLIN, 0};
     int r = poll(&p, 1, 200);  // wakes to notice `stop`
     if (r <= 0) continue;
-    sockaddr_storage ss{};
-    socklen_t len = sizeof ss;
-    int fd = accept4(listen_fd, reinterpret_cast<sockaddr*>(&ss), &len, SOCK_CLOEXEC);
-    if (fd < 0) continue;
-    if (ss.ss_family == AF_INET || ss.ss_family == AF_INET6) {
-      int one = 1;
-      setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    while (!stop.load()) {
+      sockaddr_storage ss{};
+      socklen_t len = sizeof ss;
+      int fd = accept4(listen_fd, reinterpret_cast<sockaddr*>(&ss), &len, SOCK_CLOEXEC);
+      if (fd < 0) {
+        if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM) {
+          // Out of descriptors or memory: the connection stays queued (the listen backlog) until
+          // a connection closes; poll would report it at once again, so wait instead of spinning.
+          static std::atomic<bool> said{false};
+          if (!said.exchange(true)) {
+            Log(0, server.options().log_level, "accept: %s; waiting for connections to close", std::strerror(errno));
+          }
+          poll(nullptr, 0, 100);
+        }
+        break;  // EAGAIN: the queue is empty; ECONNABORTED and the like: the next poll
+      }
+      if (ss.ss_family == AF_INET || ss.ss_family == AF_INET6) {
+        int one = 1;
+        setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+      }
+      server.ServeConnectionAsync(fd, PeerName(ss));
     }
-    server.ServeConnectionAsync(fd, PeerName(ss));
   }
 }
 

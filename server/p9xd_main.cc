@@ -2,6 +2,7 @@
 // p9xd: serves a host directory over 9P2000.L and 9P2000.L.xqid.
 #include <getopt.h>
 #include <signal.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include <atomic>
@@ -19,6 +20,21 @@ namespace {
 std::atomic<bool> g_stop{false};
 
 void OnSignal(int) { g_stop.store(true); }
+
+// Each connection holds a descriptor (its socket), and one more per file its fids hold open.
+// The soft RLIMIT_NOFILE (often 1024) is raised to the hard limit, which needs no privilege;
+// when even that cannot hold max_connections, p9xd says so at start rather than failing
+// accept(2) under load. Returns the soft limit in force.
+rlim_t RaiseDescriptorLimit() {
+  rlimit limit{};
+  if (getrlimit(RLIMIT_NOFILE, &limit) != 0) return 0;
+  if (limit.rlim_cur < limit.rlim_max) {
+    rlimit raised = limit;
+    raised.rlim_cur = limit.rlim_max;
+    if (setrlimit(RLIMIT_NOFILE, &raised) == 0) limit = raised;
+  }
+  return limit.rlim_cur;
+}
 
 void Usage(FILE* out) {
   std::fprintf(out,
@@ -166,6 +182,19 @@ int main(int argc, char** argv) {
   sigaction(SIGINT, &sa, nullptr);
   sigaction(SIGTERM, &sa, nullptr);
 
+  const rlim_t descriptors = RaiseDescriptorLimit();
+  constexpr rlim_t kDescriptorsPerConnection = 1, kOtherDescriptors = 64;
+  if (descriptors != RLIM_INFINITY &&
+      descriptors < options.max_connections * kDescriptorsPerConnection + kOtherDescriptors && options.log_level >= 1) {
+    std::fprintf(
+        stderr,
+        "p9xd: the descriptor limit (RLIMIT_NOFILE %llu) holds about %llu connections, fewer than "
+        "--max-connections %u; raise the hard limit (ulimit -Hn, LimitNOFILE=) for more\n",
+        static_cast<unsigned long long>(descriptors),
+        static_cast<unsigned long long>((descriptors > kOtherDescriptors ? descriptors - kOtherDescriptors : 0) /
+                                        kDescriptorsPerConnection),
+        options.max_connections);
+  }
   auto server = Server::Create(options);
   if (!server) {
     std::fprintf(stderr, "p9xd: %s\n", server.error().c_str());

@@ -3,14 +3,17 @@
 // pool), its connections' lifecycle and Shutdown, and the qid of a file (Server::Impl::MakeQid).
 #include "server/server.h"
 
-#include <pthread.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <chrono>
 #include <cstdlib>
 #include <thread>
+#include <unordered_map>
 
 #include "codec/text.h"
 #include "server/connection.h"
@@ -61,6 +64,172 @@ Result<Qid> Server::Impl::MakeQid(uint64_t dev, uint64_t ino, mode_t mode, uint3
   }
   return q;
 }
+
+// ---- event loops ----
+
+// One thread that drives many connections with epoll(7), level-triggered: for each connection
+// it waits for what Connection::Wants() says (readable, writable, or neither while workers hold
+// its requests), calls OnReady, and ends the connection when it is done. A worker's completion
+// reaches the loop through WakeOnLoop (a queue and one eventfd per loop, not per connection).
+// A connection is only ever touched by its loop's thread, as a Run() connection is by its own.
+class EventLoop {
+ public:
+  // `closed` runs on the loop thread after a connection ended (the server uncounts it).
+  EventLoop(std::function<void(std::list<std::function<void()>>::iterator)> closed) : closed_(std::move(closed)) {
+    epoll_fd_ = epoll_create1(EPOLL_CLOEXEC);
+    event_fd_ = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+    epoll_event ev{};
+    ev.events = EPOLLIN;
+    ev.data.ptr = nullptr;  // the loop's own eventfd
+    epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, event_fd_, &ev);
+    thread_ = std::thread([this] { Loop(); });
+  }
+  ~EventLoop() {
+    stop_.store(true);
+    Signal();
+    thread_.join();
+    close(epoll_fd_);
+    close(event_fd_);
+  }
+
+  // Takes a connection (from the accepting thread). `stopper`: its entry in Impl::stoppers.
+  void Add(std::shared_ptr<Connection> conn, std::list<std::function<void()>>::iterator stopper) {
+    {
+      std::lock_guard lock(mu_);
+      added_.push_back({std::move(conn), stopper});
+    }
+    Signal();
+  }
+
+  void Wake(Connection& conn) {
+    if (conn.wake_queued.exchange(true)) return;  // already queued, not yet driven
+    bool first;
+    {
+      std::lock_guard lock(mu_);
+      first = woken_.empty() && added_.empty();
+      woken_.push_back(conn.shared_from_this());
+    }
+    if (first) Signal();  // the loop drains the whole queue per signal
+  }
+
+ private:
+  struct Entry {
+    std::shared_ptr<Connection> conn;
+    std::list<std::function<void()>>::iterator stopper;
+    uint32_t events = 0;       // registered with epoll (0: not registered)
+    bool wanted_read = false;  // Wants().read when the wait began
+    bool closed = false;
+  };
+
+  void Signal() {
+    uint64_t one = 1;
+    [[maybe_unused]] ssize_t n = write(event_fd_, &one, sizeof one);
+  }
+
+  void Loop() {
+    constexpr int kMaxEvents = 256;
+    epoll_event events[kMaxEvents];
+    std::vector<std::pair<std::shared_ptr<Connection>, std::list<std::function<void()>>::iterator>> added;
+    std::vector<std::shared_ptr<Connection>> woken;
+    while (!stop_.load()) {
+      const int n = epoll_wait(epoll_fd_, events, kMaxEvents, -1);
+      if (n < 0 && errno != EINTR) break;
+      bool signalled = false;
+      for (int i = 0; i < n; ++i) {
+        auto* entry = static_cast<Entry*>(events[i].data.ptr);
+        if (entry == nullptr) {
+          signalled = true;
+          continue;
+        }
+        if (entry->closed) continue;
+        const uint32_t got = events[i].events;
+        Drive(*entry, (got & (EPOLLIN | EPOLLHUP | EPOLLERR)) != 0, (got & (EPOLLOUT | EPOLLHUP | EPOLLERR)) != 0);
+      }
+      if (signalled) {
+        uint64_t v;
+        [[maybe_unused]] ssize_t r = read(event_fd_, &v, sizeof v);
+        {
+          std::lock_guard lock(mu_);
+          added.swap(added_);
+          woken.swap(woken_);
+        }
+        for (auto& [conn, stopper] : added) {
+          Connection* key = conn.get();
+          Entry& entry = entries_[key];
+          entry.conn = std::move(conn);
+          entry.stopper = stopper;
+          entry.conn->Begin();
+          Drive(entry, false, false);
+        }
+        added.clear();
+        for (auto& conn : woken) {
+          conn->wake_queued.store(false);
+          auto it = entries_.find(conn.get());
+          // A reply was queued, or Stop() was called: try to write at once (the socket is
+          // usually writable; WriteSome stops at EAGAIN and the connection waits for EPOLLOUT).
+          if (it != entries_.end() && !it->second.closed) Drive(it->second, false, true);
+        }
+        woken.clear();
+      }
+      // Ended connections leave after the batch: later events of the batch may name them.
+      for (Connection* gone : closing_) entries_.erase(gone);
+      closing_.clear();
+    }
+  }
+
+  void Drive(Entry& entry, bool readable, bool writable) {
+    Connection& conn = *entry.conn;
+    if (conn.stopping() || ((readable || writable) && !conn.OnReady(readable, writable, entry.wanted_read))) {
+      return Close(entry);
+    }
+    for (;;) {
+      const Connection::Interest wants = conn.Wants();
+      if (wants.done || conn.stopping()) return Close(entry);
+      if (wants.again) {
+        conn.ProcessQueuedFrames();
+        if (!conn.OnReady(false, true, false)) return Close(entry);
+        continue;
+      }
+      entry.wanted_read = wants.read;
+      // Neither: the connection waits for its workers (a wake-up), not for the socket; it is
+      // taken out of the epoll set, which would otherwise report a hang-up over and over.
+      const uint32_t want = (wants.read ? EPOLLIN : 0u) | (wants.write ? EPOLLOUT : 0u);
+      if (want != entry.events) {
+        epoll_event ev{};
+        ev.events = want;
+        ev.data.ptr = &entry;
+        const int op = entry.events == 0 ? EPOLL_CTL_ADD : want == 0 ? EPOLL_CTL_DEL : EPOLL_CTL_MOD;
+        if (epoll_ctl(epoll_fd_, op, conn.read_fd(), &ev) != 0) return Close(entry);
+        entry.events = want;
+      }
+      return;
+    }
+  }
+
+  void Close(Entry& entry) {
+    if (entry.closed) return;
+    entry.closed = true;
+    if (entry.events != 0) epoll_ctl(epoll_fd_, EPOLL_CTL_DEL, entry.conn->read_fd(), nullptr);
+    entry.events = 0;
+    entry.conn->Finish();
+    closed_(entry.stopper);
+    closing_.push_back(entry.conn.get());
+  }
+
+  std::function<void(std::list<std::function<void()>>::iterator)> closed_;
+  int epoll_fd_ = -1;
+  int event_fd_ = -1;
+  std::atomic<bool> stop_{false};
+  std::mutex mu_;  // a leaf lock: guards added_ and woken_
+  std::vector<std::pair<std::shared_ptr<Connection>, std::list<std::function<void()>>::iterator>> added_;
+  std::vector<std::shared_ptr<Connection>> woken_;
+  // The loop thread's own: every connection it drives, and those that ended in this batch.
+  std::unordered_map<Connection*, Entry> entries_;
+  std::vector<Connection*> closing_;
+  std::thread thread_;
+};
+
+void WakeOnLoop(EventLoop& loop, Connection& conn) { loop.Wake(conn); }
 
 // ---- Server ----
 
@@ -134,8 +303,8 @@ void Server::ServeCounted(int read_fd, int write_fd, std::string peer_name) {
 }
 
 void Server::ServeConnectionAsync(int fd, std::string peer_name) {
-  // Counted here, before its thread starts: otherwise a burst of connections all pass this check
-  // before any of their threads has counted itself.
+  // Counted here, before its loop takes it: otherwise a burst of connections all pass this check
+  // before any of them has been counted.
   size_t active = active_connections_.load();
   do {
     if (active >= options_.max_connections) {
@@ -150,33 +319,22 @@ void Server::ServeConnectionAsync(int fd, std::string peer_name) {
     close(fd);
     return;
   }
-  // Small stacks: a connection thread needs little, and idle connections must stay cheap.
-  pthread_attr_t attr;
-  pthread_attr_init(&attr);
-  pthread_attr_setstacksize(&attr, 256 * 1024);
-  struct Args {
-    Server* server;
-    int fd;
-    std::string peer;
-  };
-  auto* args = new Args{this, fd, std::move(peer_name)};
-  pthread_t thread;
-  int rc = pthread_create(
-      &thread, &attr,
-      [](void* p) -> void* {
-        std::unique_ptr<Args> a(static_cast<Args*>(p));
-        a->server->ServeCounted(a->fd, a->fd, std::move(a->peer));
-        return nullptr;
-      },
-      args);
-  pthread_attr_destroy(&attr);
-  if (rc != 0) {
-    delete args;
-    --active_connections_;
-    close(fd);
-    return;
+  if (impl_->loops.empty()) {
+    // One loop per CPU: the loops only move bytes and answer cheap requests; whatever may block
+    // goes to the worker pool.
+    const unsigned count = std::max(1u, std::thread::hardware_concurrency());
+    for (unsigned i = 0; i < count; ++i) {
+      impl_->loops.push_back(std::make_unique<EventLoop>([this](std::list<std::function<void()>>::iterator stopper) {
+        --active_connections_;
+        std::lock_guard stoppers_lock(impl_->connections_mu);
+        impl_->stoppers.erase(stopper);
+      }));
+    }
   }
-  pthread_detach(thread);
+  EventLoop& loop = *impl_->loops[impl_->next_loop++ % impl_->loops.size()];
+  auto conn = std::make_shared<Connection>(*impl_, fd, fd, std::move(peer_name), &loop);
+  auto stopper = impl_->stoppers.insert(impl_->stoppers.end(), [conn] { conn->Stop(); });
+  loop.Add(std::move(conn), stopper);
 }
 
 void Server::Shutdown() {
@@ -193,6 +351,7 @@ void Server::Shutdown() {
     for (auto& stop : impl_->stoppers) stop();
   }
   if (impl_->pool) impl_->pool->Stop();
+  impl_->loops.clear();  // joins the loop threads, which no longer drive any connection
 }
 
 }  // namespace p9x::server

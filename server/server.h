@@ -1,12 +1,29 @@
 // SPDX-License-Identifier: MIT
 // p9xd's protocol engine: sessions, fids, tags, flush and dispatch, over any byte stream.
 //
-// Threading (spec/9p2000.L.md §3, issue "p9xd"): each connection has one thread that owns all
-// I/O of that connection. It reads frames, answers cheap requests itself (version, attach, walk,
-// getattr, clunk, flush, ...) and hands requests that may block on the disk (read, write,
-// readdir, fsync, lock, creation and removal, setattr) to a shared worker pool, moving the
-// request's buffer rather than copying it. Replies from either side go to the connection's
-// outbound queue, which the connection thread writes with writev when the socket is writable.
+// Threading (spec/9p2000.L.md §3): one thread at a time owns all I/O of a connection. For an
+// accepted socket that is one of the server's event loops (server.cc, EventLoop: one thread per
+// CPU, epoll(7), each connection staying on the loop it was given); for ServeConnection (stdio,
+// --rfd/--wfd) it is the caller's thread, in Connection::Run(). The connection's owner reads
+// frames, answers cheap requests itself (version, attach, walk, getattr, clunk, flush, ...) and
+// hands requests that may block on the disk (read, write, readdir, fsync, lock, creation and
+// removal, setattr) to a shared worker pool, moving the request's buffer rather than copying
+// it. Replies from either side go to the connection's outbound queue, which the owner writes
+// with writev when the socket is writable; a worker's reply wakes the owner (the loop's queue
+// and one eventfd per loop, or the Run() thread's eventfd). Because a loop serves many
+// connections, nothing a loop runs may block indefinitely: what can (a FIFO's read, a blocking
+// lock) already goes to the workers so that a Tflush is still seen.
+// Why event loops and not a thread per connection (bench/README.md, "Many connections", the
+// numbers): p9xd had a thread per connection, with a 256 KiB stack and an eventfd each. On a
+// 2-CPU machine that cost 19-24 KiB of RSS per idle connection (the stack pages each thread
+// touched, and its first read buffer) and two descriptors, so 10,000 idle connections beside
+// 1,000 busy ones did not fit a 20,000-descriptor limit at all; 1,000 busy connections reached
+// 0.78 of the 100-connection throughput (1,000 runnable threads, a context switch per request);
+// the scheduler, not arrival order, chose which of them ran next. The loops hold an idle
+// connection in about 3.5 KiB and one descriptor, and pay no thread switch between a request's
+// arrival and its inline answer. epoll, not io_uring: the connection's contract (ReadSome,
+// ProcessFrames, WriteSome on a non-blocking socket) is readiness-based, and replacing it with
+// completion-based I/O would rewrite the data path for no measured gain at these sizes.
 // Because every reply goes through that one queue in the order it was completed, "the reply to
 // the flushed request must be sent first" (flush(5)) holds by construction: the Rflush is queued
 // right after the old request's reply.
@@ -74,11 +91,12 @@ class Server {
   // Serves one connected stream until the peer closes it or Shutdown(); blocks the caller.
   // read_fd may equal write_fd (a socket). The server closes them when it is done.
   void ServeConnection(int read_fd, int write_fd, std::string peer_name);
-  // Starts ServeConnection on a new thread (used by listeners); refuses the connection (closes
-  // it) when max_connections are being served.
+  // Serves an accepted socket on one of the event loops and returns at once (used by listeners);
+  // refuses the connection (closes it) when max_connections are being served.
   void ServeConnectionAsync(int fd, std::string peer_name);
 
-  // Ends every connection and stops the workers; returns when all connection threads are done.
+  // Ends every connection and stops the workers and the event loops; returns when all
+  // connections are done.
   void Shutdown();
 
   const ServerOptions& options() const { return options_; }

@@ -10,6 +10,7 @@
 #include <list>
 #include <memory>
 #include <mutex>
+#include <vector>
 
 #include "server/backend.h"
 #include "server/credentials.h"
@@ -18,6 +19,8 @@
 #include "server/worker_pool.h"
 
 namespace p9x::server {
+
+class EventLoop;
 
 struct Server::Impl {
   ServerOptions options;
@@ -29,6 +32,10 @@ struct Server::Impl {
   // Guards stoppers. A leaf lock: the stoppers it runs take no lock.
   std::mutex connections_mu;
   std::list<std::function<void()>> stoppers;  // wakes each live connection on Shutdown
+  // The threads that drive accepted connections (server.cc, EventLoop), one per CPU; a
+  // connection stays on the loop it was given.
+  std::vector<std::unique_ptr<EventLoop>> loops;
+  std::atomic<size_t> next_loop{0};
 
   Result<Qid> MakeQid(const struct stat& st, Dialect dialect);
   // The qid of (dev, ino): the one place a file's identity becomes a qid path (spec/qid-map.md).

@@ -81,6 +81,12 @@ class Conn {
   Conn& operator=(const Conn&) = delete;
 
   int fd() const { return fd_; }
+  // Gives up the socket (the caller closes it): an idle connection keeps only its descriptor.
+  int Release() {
+    const int fd = fd_;
+    fd_ = -1;
+    return fd;
+  }
   Transport transport() const { return transport_; }
   FrameReader& reader() { return reader_; }
   SendQueue& out() { return out_; }

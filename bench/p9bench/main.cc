@@ -2,7 +2,7 @@
 // p9bench: the server benchmark client, its raw floor server, and the side-by-side matrix.
 //
 //   p9bench matrix --out DIR --work DIR [--quick] [--pin] [--server SPEC]... [--gbench FILE]...
-//                  [--only PREFIX,...]
+//                  [--only PREFIX,...] [--busy-conns N] [--idle-conns N]
 //   p9bench echo-server --listen tcp:127.0.0.1:PORT|unix:PATH
 //   p9bench run --connect ADDR [--aname NAME] [--bench read|write|getattr|wgc|wgc-pipe|create|readdir]
 //               [--msize N] [--depth D] [--seconds S] [--floor]
@@ -34,7 +34,7 @@ namespace {
 int Usage() {
   std::cerr << "usage:\n"
                "  p9bench matrix --out DIR --work DIR [--quick] [--pin] [--server 'NAME|tcp=CMD|unix=CMD|aname=A']...\n"
-               "                 [--gbench FILE.json]... [--only PREFIX,...]\n"
+               "                 [--gbench FILE.json]... [--only PREFIX,...] [--busy-conns N] [--idle-conns N]\n"
                "  p9bench echo-server --listen tcp:127.0.0.1:PORT|unix:PATH\n"
                "  p9bench run --connect ADDR [--aname A] [--bench read|write|getattr|wgc|wgc-pipe|create|readdir]\n"
                "              [--msize N] [--depth D] [--seconds S] [--floor]\n";
@@ -169,6 +169,10 @@ int Matrix(const std::vector<std::string>& args, const std::string& command_line
       options.command_line = v, ++i;
     } else if (a == "--pin") {
       options.pin = true;
+    } else if (a == "--busy-conns") {
+      options.busy_conns = static_cast<uint32_t>(std::stoul(v)), ++i;
+    } else if (a == "--idle-conns") {
+      options.idle_conns = static_cast<uint32_t>(std::stoul(v)), ++i;
     } else if (a == "--out") {
       options.out_dir = v, ++i;
     } else if (a == "--work") {

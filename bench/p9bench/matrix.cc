@@ -276,6 +276,8 @@ struct Record {
   double ratio = NAN;  // value / floor for throughputs; value / floor for times (lower is better)
   double p50_us = NAN;
   double p99_us = NAN;
+  // Many connections, one request in flight each: Little's law's mean round trip, N ÷ ops/s.
+  double little_mean_us = NAN;
   double server_cpu_us_per_op = NAN;
   double client_cpu_us_per_op = NAN;
   uint64_t ops = 0;
@@ -306,6 +308,7 @@ Json ToJson(const Record& r) {
   j["ratio"] = number(r.ratio);
   j["p50_us"] = number(r.p50_us);
   j["p99_us"] = number(r.p99_us);
+  j["little_mean_us"] = number(r.little_mean_us);
   j["server_cpu_us_per_op"] = number(r.server_cpu_us_per_op);
   j["client_cpu_us_per_op"] = number(r.client_cpu_us_per_op);
   j["ops"] = r.ops;
@@ -382,6 +385,7 @@ class Matrix {
     tree_ = *tree;
     for (Transport transport : {Transport::kTcp, Transport::kUnix}) RunTransport(transport);
     RunConnections();
+    RunBusyBesideIdle();
     load_after_ = LoadAverage();
     return Write();
   }
@@ -742,7 +746,18 @@ class Matrix {
             mem.value = static_cast<double>(after - before) / static_cast<double>(n);
             mem.note = "VmRSS " + std::to_string(before) + " -> " + std::to_string(after) + " KiB";
           }
-          if (error.empty()) {
+          // Repetitions (one at a single connection or in quick runs), each on fresh
+          // connections: the mix's SetUp walks its fids once per connection.
+          const int reps = options_.quick || n == 1 ? 1 : 3;
+          std::vector<Cell> cells;
+          for (int rep = 0; rep < reps && error.empty(); ++rep) {
+            if (rep > 0) {
+              conns.clear();
+              for (uint32_t i = 0; i < n && error.empty(); ++i) {
+                if (auto ok = open(); !ok) error = "connection " + std::to_string(i) + ": " + ok.error();
+              }
+              if (!error.empty()) break;
+            }
             std::vector<Conn*> raw;
             for (auto& conn : conns) raw.push_back(conn.get());
             RunOptions options = run_;
@@ -759,11 +774,20 @@ class Matrix {
             Cell cell;
             cell.msize = is_floor ? 0 : conns[0]->ctx().msize;
             cell.m = RunWorkload(raw, 1, *workload, options);
+            const bool failed = !cell.m.error.empty();
+            cells.push_back(std::move(cell));
+            if (failed) break;
+          }
+          if (error.empty() && !cells.empty()) {
+            const Cell cell = cells.back().m.error.empty() ? Best(cells) : std::move(cells.back());
             FillFromMeasurement(mix, cell);
             FillFromMeasurement(p99, cell);
             if (cell.m.error.empty()) {
               mix.value = cell.m.ops_per_second();
               p99.value = static_cast<double>(cell.m.p99_ns) / 1e3;
+              p99.little_mean_us = static_cast<double>(n) / mix.value * 1e6;
+              p99.note = "p99 " + FormatRatio(p99.value / p99.little_mean_us) + "x the Little's-law mean " +
+                         Format(p99.little_mean_us, "µs") + " µs (N ÷ ops/s)";
               if (is_floor) {
                 floor_mix_store_ = cell.m;
                 floor_mix = &floor_mix_store_;
@@ -795,6 +819,148 @@ class Matrix {
           records_.push_back(std::move(p99));
           records_.push_back(std::move(mem));
         }
+      }
+    }
+  }
+
+  // Busy connections beside idle ones, over TCP: `busy` connections run the mix (one request in
+  // flight each), measured alone and then with `idle` more connections open (Tversion and Tattach
+  // each, then nothing), alternating repetition by repetition in one run. The rows' floor is the
+  // same server without the idle connections, so their ratio is what the idle ones cost the busy
+  // ones; the idle memory row's floor is the memory per busy connection.
+  void RunBusyBesideIdle() {
+    if (!Wanted("conns_busy")) return;
+    const Transport transport = Transport::kTcp;
+    const uint32_t busy = options_.busy_conns ? options_.busy_conns : options_.quick ? 20 : 1000;
+    const uint32_t idle = options_.idle_conns ? options_.idle_conns : options_.quick ? 200 : 10000;
+    const int reps = options_.quick ? 1 : 3;
+    const uint32_t msize = 128 * kKiB;
+    const uint32_t idle_msize = 8 * kKiB;
+    const std::string beside = " beside " + std::to_string(idle) + " idle conns";
+    for (const ServerSpec& spec : options_.servers) {
+      Log(spec.name + " " + std::to_string(busy) + " busy connections, alone and" + beside);
+      Record mix = Base("conns_busy_mix", "mix" + beside + " (floor: without them)", transport, msize, 1, busy, "ops/s",
+                        true, spec.name);
+      Record p99 = Base("conns_busy_p99", "mix p99" + beside + " (floor: without them)", transport, msize, 1, busy,
+                        "µs", false, spec.name);
+      Record mem = Base("conns_busy_idle_kib",
+                        "server RSS per idle conn, " + std::to_string(idle) + " idle (floor: per busy conn)", transport,
+                        msize, 1, busy, "KiB", false, spec.name);
+      Endpoint endpoint(spec.name, transport, spec.tcp_command, tree_.dir, options_.work_dir, ServerCpu());
+      std::string error, limits;
+      if (auto up = endpoint.Start(); !up) error = up.error();
+      // The server's descriptors: a socket per connection, and the file the mix opens on each
+      // busy one (the busy connections of a repetition may still be closing when the next
+      // ones open: twice that).
+      const uint64_t descriptors = busy + idle + 1 + 2 * 2 * uint64_t{busy};
+      if (error.empty())
+        error = ConnectionLimitProblems(busy + idle + 1, endpoint.pid(), descriptors, transport, &limits);
+      if (!limits.empty()) notes_.push_back(spec.name + " busy beside idle: limits seen: " + limits);
+      const AttachTarget attach = Attach(spec);
+      std::vector<Cell> alone_cells, beside_cells;
+      std::unique_ptr<Conn> warm;
+      if (error.empty()) {
+        // One connection first, so lazily started server state is not charged to the others.
+        auto fd = endpoint.Open();
+        auto conn = fd ? Open9P(*fd, transport, msize, attach.aname, attach.uid) : Unexpected(fd.error());
+        if (conn) {
+          warm = std::move(*conn);
+        } else {
+          error = conn.error();
+        }
+        usleep(100'000);
+      }
+      // Opens the busy connections into `conns`, or sets `error`.
+      auto open_busy = [&](std::vector<std::unique_ptr<Conn>>& conns, const std::string& when) {
+        for (uint32_t i = 0; i < busy && error.empty(); ++i) {
+          auto fd = endpoint.Open();
+          auto conn = fd ? Open9P(*fd, transport, msize, attach.aname, attach.uid) : Unexpected(fd.error());
+          if (!conn) {
+            error = "busy connection " + std::to_string(i) + when + ": " + conn.error();
+            break;
+          }
+          conns.push_back(std::move(*conn));
+        }
+      };
+      for (int rep = 0; rep < reps && error.empty(); ++rep) {
+        std::vector<std::unique_ptr<Conn>> conns;
+        open_busy(conns, "");
+        if (!error.empty()) break;
+        std::vector<Conn*> raw;
+        for (auto& conn : conns) raw.push_back(conn.get());
+        RunOptions options = run_;
+        options.server_pid = endpoint.pid();
+        auto run = [&](std::vector<Cell>& into) {
+          auto workload = MakeMixWorkload(tree_.file_size);
+          Cell cell;
+          cell.msize = conns[0]->ctx().msize;
+          cell.m = RunWorkload(raw, 1, *workload, options);
+          if (!cell.m.error.empty()) error = cell.m.error;
+          into.push_back(std::move(cell));
+        };
+        // The mix's SetUp walks its fids once per connection: each run gets fresh busy ones.
+        run(alone_cells);
+        conns.clear();
+        raw.clear();
+        if (!error.empty()) break;
+        usleep(100'000);
+        const int64_t before_idle = RssKiB(endpoint.pid());
+        std::vector<int> idle_fds;
+        for (uint32_t i = 0; i < idle && error.empty(); ++i) {
+          auto fd = endpoint.Open();
+          if (!fd) {
+            error = "idle connection " + std::to_string(i) + ": " + fd.error();
+            break;
+          }
+          Conn conn(*fd, transport, idle_msize);
+          if (auto session = OpenSession(conn, idle_msize, attach.aname, attach.uid); !session) {
+            error = "idle connection " + std::to_string(i) + ": " + session.error();
+            break;
+          }
+          idle_fds.push_back(conn.Release());
+        }
+        usleep(200'000);
+        const int64_t after_idle = RssKiB(endpoint.pid());
+        if (error.empty() && rep == 0 && before_idle > 0 && after_idle > 0) {
+          mem.value = static_cast<double>(after_idle - before_idle) / idle;
+          mem.note = "VmRSS " + std::to_string(before_idle) + " -> " + std::to_string(after_idle) + " KiB for " +
+                     std::to_string(idle) + " idle connections";
+        }
+        open_busy(conns, " beside the idle ones");
+        const int64_t after_busy = RssKiB(endpoint.pid());
+        if (error.empty() && rep == 0 && after_busy > 0 && after_idle > 0) {
+          mem.floor = static_cast<double>(after_busy - after_idle) / busy;
+        }
+        for (auto& conn : conns) raw.push_back(conn.get());
+        if (error.empty()) run(beside_cells);
+        conns.clear();
+        for (int fd : idle_fds) close(fd);
+        // Let the server retire the closed connections before the next repetition.
+        usleep(options_.quick ? 100'000 : 1'000'000);
+      }
+      endpoint.Stop();
+      if (error.empty() && !alone_cells.empty() && !beside_cells.empty()) {
+        const Cell alone_best = Best(alone_cells);
+        const Cell beside_best = Best(beside_cells);
+        FillFromMeasurement(mix, beside_best);
+        FillFromMeasurement(p99, beside_best);
+        mix.value = beside_best.m.ops_per_second();
+        mix.floor = alone_best.m.ops_per_second();
+        mix.ratio = mix.value / mix.floor;
+        mix.floor_rep_rates = alone_best.rep_rates;
+        p99.value = p99.p99_us;
+        p99.floor = static_cast<double>(alone_best.m.p99_ns) / 1e3;
+        p99.ratio = p99.value / p99.floor;
+        p99.little_mean_us = static_cast<double>(busy) / mix.value * 1e6;
+        const double alone_little = static_cast<double>(busy) / mix.floor * 1e6;
+        p99.note = "beside the idle: p99 " + FormatRatio(p99.value / p99.little_mean_us) + "x the Little's-law mean " +
+                   Format(p99.little_mean_us, "µs") + " µs; alone: " + FormatRatio(p99.floor / alone_little) + "x " +
+                   Format(alone_little, "µs") + " µs";
+        if (!std::isnan(mem.value) && !std::isnan(mem.floor)) mem.ratio = mem.value / mem.floor;
+      }
+      for (Record* r : {&mix, &p99, &mem}) {
+        if (!error.empty()) r->error = error;
+        records_.push_back(std::move(*r));
       }
     }
   }

@@ -37,6 +37,10 @@ struct MatrixOptions {
   std::vector<std::string> gbench_json;  // Google Benchmark JSON files to include verbatim
   std::vector<std::string> only;         // run only benches whose name starts with one of these
   bool pin = false;          // client on CPU 0, servers on CPU 1
+  // The busy-beside-idle cells (conns_busy): how many connections run the mix, and how many idle
+  // ones are opened beside them (0: 1,000 and 10,000; quick: 20 and 200).
+  uint32_t busy_conns = 0;
+  uint32_t idle_conns = 0;
   std::string self_exe;      // this binary, for the floor server
   std::string command_line;  // recorded in the report
 };

@@ -7,17 +7,21 @@
 #include <netinet/tcp.h>
 #include <sched.h>
 #include <signal.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
+#include <cstdint>
 #include <cstdio>
 #include <cstring>
 #include <fstream>
 #include <sstream>
+#include <vector>
 
 namespace p9bench {
 namespace {
@@ -212,6 +216,80 @@ int64_t RssKiB(pid_t pid) {
     if (line.starts_with("VmRSS:")) return std::atoll(line.c_str() + 6);
   }
   return -1;
+}
+
+int64_t OpenFileLimit(pid_t pid) {
+  std::ifstream limits("/proc/" + std::to_string(pid) + "/limits");
+  std::string line;
+  while (std::getline(limits, line)) {
+    // "Max open files            20000                20000                files"
+    if (!line.starts_with("Max open files")) continue;
+    std::istringstream fields(line.substr(std::strlen("Max open files")));
+    std::string soft;
+    fields >> soft;
+    return soft == "unlimited" ? INT64_MAX : std::atoll(soft.c_str());
+  }
+  return -1;
+}
+
+namespace {
+
+// The first numbers of a /proc/sys file ("32768\t60999" for the port range), or empty.
+std::vector<int64_t> ProcNumbers(const std::string& path) {
+  std::ifstream in(path);
+  std::vector<int64_t> numbers;
+  for (int64_t v; in >> v;) numbers.push_back(v);
+  return numbers;
+}
+
+}  // namespace
+
+std::string ConnectionLimitProblems(uint64_t connections, pid_t server_pid, uint64_t server_descriptors,
+                                    Transport transport, std::string* seen) {
+  constexpr uint64_t kSlack = 64;  // listeners, logs, the export, the benchmark's own files
+  std::vector<std::string> problems;
+  std::ostringstream values;
+  auto need = [&](const std::string& what, int64_t have, uint64_t wanted, const std::string& fix) {
+    values << (values.tellp() > 0 ? ", " : "") << what << " " << have;
+    if (have >= 0 && static_cast<uint64_t>(have) < wanted) {
+      problems.push_back(what + " is " + std::to_string(have) + ", " + std::to_string(connections) +
+                         " connections need " + std::to_string(wanted) + " (" + fix + ")");
+    }
+  };
+  rlimit own{};
+  getrlimit(RLIMIT_NOFILE, &own);
+  need("client RLIMIT_NOFILE", static_cast<int64_t>(std::min<rlim_t>(own.rlim_cur, INT64_MAX)), connections + kSlack,
+       "ulimit -Hn as root before running");
+  if (server_pid > 0) {
+    need("server RLIMIT_NOFILE", OpenFileLimit(server_pid), server_descriptors + kSlack,
+         "the server's descriptor limit; p9xd raises its soft limit to the hard one");
+  }
+  // Every thread is a task: a server with a thread per connection needs one per connection, on
+  // top of what the machine already runs (/proc/loadavg's fourth field: runnable/total).
+  std::ifstream loadavg("/proc/loadavg");
+  std::string a, b, c, tasks;
+  loadavg >> a >> b >> c >> tasks;
+  const uint64_t running = std::strtoull(tasks.substr(tasks.find('/') + 1).c_str(), nullptr, 10);
+  const auto threads_max = ProcNumbers("/proc/sys/kernel/threads-max");
+  const auto pid_max = ProcNumbers("/proc/sys/kernel/pid_max");
+  values << (values.tellp() > 0 ? ", " : "") << "tasks running " << running;
+  if (!threads_max.empty()) need("kernel.threads-max", threads_max[0], running + connections + kSlack, "sysctl");
+  if (!pid_max.empty()) need("kernel.pid_max", pid_max[0], running + connections + kSlack, "sysctl");
+  const auto map_count = ProcNumbers("/proc/sys/vm/max_map_count");
+  if (!map_count.empty()) need("vm.max_map_count", map_count[0], 2 * connections + 4096, "sysctl; 2 per thread stack");
+  if (transport == Transport::kTcp) {
+    const auto range = ProcNumbers("/proc/sys/net/ipv4/ip_local_port_range");
+    if (range.size() == 2) {
+      need("ephemeral ports (net.ipv4.ip_local_port_range)", range[1] - range[0] + 1, connections + kSlack, "sysctl");
+    }
+  }
+  // The listen backlog only bounds connections not yet accepted; reported, not required.
+  const auto somaxconn = ProcNumbers("/proc/sys/net/core/somaxconn");
+  if (!somaxconn.empty()) values << ", net.core.somaxconn " << somaxconn[0];
+  if (seen) *seen = values.str();
+  std::string text;
+  for (const std::string& problem : problems) text += (text.empty() ? "" : "; ") + problem;
+  return text;
 }
 
 double CpuSeconds(pid_t pid) {

@@ -60,6 +60,16 @@ Status WaitConnectable(const Address& address, pid_t pid, int timeout_ms);
 
 // VmRSS of a process in KiB (from /proc/PID/status), or -1.
 int64_t RssKiB(pid_t pid);
+// The soft RLIMIT_NOFILE of a process (from /proc/PID/limits), or -1.
+int64_t OpenFileLimit(pid_t pid);
+// What keeps `connections` more connections (and, for a server with a thread per connection,
+// as many threads) from being opened to `server_pid` over `transport` on this machine: the
+// descriptor limits of this process and of the server (which needs `server_descriptors` for
+// them), the kernel's threads-max and pid_max, vm.max_map_count (two mappings per thread stack)
+// and, over TCP, the ephemeral port range. Empty when nothing does; `seen` receives the values.
+std::string ConnectionLimitProblems(uint64_t connections, pid_t server_pid, uint64_t server_descriptors,
+                                    Transport transport, std::string* seen);
+
 // utime + stime of a whole process (all threads) in seconds (from /proc/PID/stat), or -1.
 double CpuSeconds(pid_t pid);
 

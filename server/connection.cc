@@ -372,11 +372,9 @@ bool Connection::ProcessLargeFrame() {
   owned_frame_ = &frame;
   Dispatch(std::span<const uint8_t>(frame.data(), frame.size()));
   owned_frame_ = nullptr;
-  if (!frame.empty()) {
-    // Answered here: keep the buffer for the next large frame.
-    std::lock_guard lock(out_mu_);
-    if (frame.capacity() > spare_large_.capacity()) spare_large_ = std::move(frame);
-  }
+  // Answered here, or the buffer a job had before: keep the larger for the next large frame.
+  std::lock_guard lock(out_mu_);
+  if (frame.capacity() > spare_large_.capacity()) spare_large_ = std::move(frame);
   return true;
 }
 
@@ -519,28 +517,26 @@ void Connection::OnRequest(std::span<const uint8_t> frame) {
             return;
           }
           // The job owns a copy of the frame and decodes it again there, so no view outlives the
-          // bytes it points into (the read buffer is reused for the next frames).
-          // A large frame's own buffer is moved into the job, never copied.
-          auto bytes = owned_frame_ != nullptr ? std::make_shared<FrameBytes>(std::move(*owned_frame_))
-                                               : std::make_shared<FrameBytes>(frame.begin(), frame.end());
-          size_t reserve = bytes->size() + kHeaderSize + 4;
+          // bytes it points into (the read buffer is reused for the next frames). A large
+          // frame's own buffer is swapped into the job, never copied; a small one is copied into
+          // the buffer the job kept from its last request.
+          WorkerJob* job = TakeJob();
+          if (owned_frame_ != nullptr) {
+            std::swap(job->frame, *owned_frame_);
+          } else {
+            job->frame.assign(frame.begin(), frame.end());
+          }
+          job->req = req;
+          job->handle = &Connection::RunJob<M>;
+          job->reserve = job->frame.size() + kHeaderSize + 4;
           if constexpr (M::kReservesCount) {
-            reserve += std::min(msg.count, req.wire.msize - kRreadHeaderSize);
+            job->reserve += std::min(msg.count, req.wire.msize - kRreadHeaderSize);
           }
           {
             std::lock_guard lock(out_mu_);
-            reserved_bytes_ += reserve;
+            reserved_bytes_ += job->reserve;
           }
-          s_.pool->Post([self = shared_from_this(), req, bytes, reserve] {
-            M job_msg{};
-            (void)DecodeInto(std::span<const uint8_t>(*bytes), req.wire, &job_msg);
-            Reply r = self->Handle(job_msg, req);
-            self->Complete(req.tag, req.generation, r ? std::move(*r) : ErrorFrame(req.tag, r.error()), true, reserve);
-            if (bytes->size() > kInitialReadBuffer) {
-              std::lock_guard lock(self->out_mu_);
-              if (bytes->capacity() > self->spare_large_.capacity()) self->spare_large_ = std::move(*bytes);
-            }
-          });
+          s_.pool->Post({&Connection::RunWorkerJob, job});
         } else {
           Reply r = Handle(msg, req);
           Complete(tag, generation, r ? std::move(*r) : ErrorFrame(tag, r.error()), false);
@@ -548,6 +544,46 @@ void Connection::OnRequest(std::span<const uint8_t> frame) {
       }
     }
   }
+}
+
+Connection::WorkerJob* Connection::TakeJob() {
+  std::unique_ptr<WorkerJob> job;
+  {
+    std::lock_guard lock(out_mu_);
+    if (!free_jobs_.empty()) {
+      job = std::move(free_jobs_.back());
+      free_jobs_.pop_back();
+    }
+  }
+  if (!job) job = std::make_unique<WorkerJob>();
+  job->connection = this;
+  job->keep_alive = shared_from_this();
+  return job.release();
+}
+
+template <class M>
+void Connection::RunJob(WorkerJob& job) {
+  Connection& self = *job.connection;
+  M msg{};
+  (void)DecodeInto(std::span<const uint8_t>(job.frame.data(), job.frame.size()), job.req.wire, &msg);
+  Reply r = self.Handle(msg, job.req);
+  self.Complete(job.req.tag, job.req.generation, r ? std::move(*r) : ErrorFrame(job.req.tag, r.error()), true,
+                job.reserve);
+}
+
+void Connection::RunWorkerJob(void* arg) {
+  std::unique_ptr<WorkerJob> job(static_cast<WorkerJob*>(arg));
+  job->handle(*job);
+  // The connection may end with this reference: it is dropped after the job is back in the
+  // free list (or freed), never while another thread could take the job.
+  std::shared_ptr<Connection> self = std::move(job->keep_alive);
+  std::lock_guard lock(self->out_mu_);
+  if (job->frame.capacity() > kInitialReadBuffer) {
+    // A large frame's buffer goes back to the large-frame reading; a job keeps only a small one.
+    if (job->frame.capacity() > self->spare_large_.capacity()) std::swap(self->spare_large_, job->frame);
+    job->frame = FrameBytes();
+  }
+  if (self->free_jobs_.size() < kKeptJobs) self->free_jobs_.push_back(std::move(job));
 }
 
 template <class M>

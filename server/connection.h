@@ -274,6 +274,23 @@ class Connection : public std::enable_shared_from_this<Connection> {
   template <class M>
   void OnRequest(std::span<const uint8_t> frame);
 
+  // A request handed to the worker pool, with its own copy of the frame. Jobs are reused (a
+  // free list under out_mu_, at most kKeptJobs), so that handing a request over allocates
+  // nothing: no std::function, no shared frame copy.
+  struct WorkerJob {
+    Connection* connection = nullptr;
+    std::shared_ptr<Connection> keep_alive;  // the connection outlives its jobs
+    Request req{};
+    FrameBytes frame;
+    size_t reserve = 0;  // bytes reserved against the budget (OverBudgetLocked)
+    void (*handle)(WorkerJob&) = nullptr;
+  };
+  static constexpr size_t kKeptJobs = 16;
+  WorkerJob* TakeJob();
+  template <class M>
+  static void RunJob(WorkerJob& job);
+  static void RunWorkerJob(void* job);  // the pool's entry point; gives the job back
+
   template <class R>
   Reply Make(const Request& req, const R& r) {
     std::vector<uint8_t> out = ReplyBuffer(EncodedSize(r, req.wire.dialect));
@@ -414,6 +431,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
   bool OverBudgetLocked() const { return out_bytes_ + reserved_bytes_ >= s_.options.max_queued_reply_bytes; }
   TagsInFlight in_flight_;
   WireContext trace_wire_;
+  std::vector<std::unique_ptr<WorkerJob>> free_jobs_;  // under out_mu_
   // Rread data may be spliced to wfd_ (a socket); set once in the constructor.
   bool splice_to_peer_ = false;
   // Splice pipes not in use (empty), and how many exist (in use or free), under out_mu_.

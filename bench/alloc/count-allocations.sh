@@ -8,22 +8,24 @@
 # the allocations per operation.
 #
 #   bench/alloc/count-allocations.sh [--benches getattr,wgc,read,write] [--msize N] [--depth D]
-#                                    [--transport tcp|unix]
+#                                    [--transport tcp|unix] [--under DIR]
 # Needs build/server/p9xd, build/bench/p9bench/p9bench and build/bench/alloc/liballoc_counter.so
 # (scripts/build.sh); P9X_BUILD_DIR picks another build tree, P9XD another p9xd binary. The
-# export is a fresh directory on /dev/shm (the matrix's files: data, wdata, f, create/), removed
-# at the end.
+# export is a fresh directory on /dev/shm, or under DIR (e.g. a disk filesystem, where pipelined
+# Treads and Twrites go to the worker pool), with the matrix's files (data, wdata, f, create/),
+# removed at the end.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
 build=${P9X_BUILD_DIR:-$root/build}
-benches=getattr,wgc,read,write msize=$((128 * 1024)) depth=1 transport=tcp
+benches=getattr,wgc,read,write msize=$((128 * 1024)) depth=1 transport=tcp under=/dev/shm
 while (($#)); do
   case $1 in
     --benches) benches=$2; shift 2 ;;
     --msize) msize=$2; shift 2 ;;
     --depth) depth=$2; shift 2 ;;
     --transport) transport=$2; shift 2 ;;
-    *) sed -n '2,16p' "$0" >&2; exit 64 ;;
+    --under) under=$2; shift 2 ;;
+    *) sed -n '2,17p' "$0" >&2; exit 64 ;;
   esac
 done
 p9xd=${P9XD:-$build/server/p9xd} p9bench=$build/bench/p9bench/p9bench shim=$build/bench/alloc/liballoc_counter.so
@@ -31,7 +33,7 @@ for f in "$p9xd" "$p9bench" "$shim"; do
   [[ -e $f ]] || { echo "count-allocations.sh: $f not built (scripts/build.sh)" >&2; exit 1; }
 done
 
-work=$(mktemp -d /dev/shm/p9x-alloc.XXXXXX)
+work=$(mktemp -d "$under/p9x-alloc.XXXXXX")
 pid=""
 cleanup() {
   [[ -n $pid ]] && kill "$pid" 2>/dev/null && wait "$pid" 2>/dev/null

@@ -54,8 +54,8 @@ constexpr size_t kInitialReadBuffer = 8 * 1024;
 void Connection::Run() {
   fcntl(rfd_, F_SETFL, fcntl(rfd_, F_GETFL) | O_NONBLOCK);
   if (wfd_ != rfd_) fcntl(wfd_, F_SETFL, fcntl(wfd_, F_GETFL) | O_NONBLOCK);
-  // Small until a client sends large frames: an idle connection must stay cheap (at most
-  // 64 KiB per idle connection), and the buffer grows to a frame's size when one needs it.
+  // Small: an idle connection must stay cheap, and a larger frame is read into a buffer of its
+  // own (large_). Not zero-filled (FrameBytes), so only the pages a read touches are resident.
   in_.resize(kInitialReadBuffer);
   while (!stop_.load()) {
     bool want_write, want_read, over_budget;

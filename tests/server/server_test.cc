@@ -17,6 +17,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <optional>
 #include <set>
 #include <thread>
 
@@ -89,6 +90,24 @@ class ServerTest : public ::testing::Test {
     std::strncpy(sa.sun_path, socket_.c_str(), sizeof sa.sun_path - 1);
     EXPECT_EQ(connect(fd, reinterpret_cast<sockaddr*>(&sa), sizeof sa), 0);
     return fd;
+  }
+
+  // A new connection attached as root, with `path` walked to and opened with `flags`. The file
+  // is clunked before the root, and both before the connection goes.
+  struct OpenedFile {
+    std::unique_ptr<Client> client;
+    std::optional<client::Fid> root, file;
+  };
+  void OpenInExport(const std::string& path, uint32_t flags, OpenedFile* out) {
+    out->client = Connect();
+    ASSERT_TRUE(out->client);
+    auto root = out->client->AttachRoot("root", "");
+    ASSERT_TRUE(root);
+    out->root.emplace(std::move(*root));
+    auto f = out->root->Walk(path);
+    ASSERT_TRUE(f);
+    out->file.emplace(std::move(*f));
+    ASSERT_TRUE(out->file->Open(flags));
   }
 
   fs::path base_, export_;
@@ -295,13 +314,10 @@ TEST_F(ServerTest, VanishedClientsLeakNoDescriptors) {
 
 TEST_F(ServerTest, ManyTagsInFlightAreAllAnswered) {
   StartServer();
-  auto c = Connect();
-  ASSERT_TRUE(c);
-  auto root = c->AttachRoot("root", "");
-  ASSERT_TRUE(root);
-  auto f = root->Walk("dir/file");
-  ASSERT_TRUE(f);
-  ASSERT_TRUE(f->Open(kOpenRdonly));
+  OpenedFile opened;
+  ASSERT_NO_FATAL_FAILURE(OpenInExport("dir/file", kOpenRdonly, &opened));
+  Client* c = opened.client.get();
+  client::Fid* f = &*opened.file;
   std::vector<client::Pending<Rread>> reads;
   for (int i = 0; i < 200; ++i) {
     auto p = c->Start(Tread{f->number(), 0, 5});
@@ -334,13 +350,10 @@ TEST_F(ServerTest, SplicedReadsAtAnyOffsetCarryTheFilesBytes) {
   const std::vector<uint8_t> data = PatternBytes((3 << 20) + 123, 7);
   WriteWholeFile(export_ / "big", data);
   StartServer();
-  auto c = Connect();
-  ASSERT_TRUE(c);
-  auto root = c->AttachRoot("root", "");
-  ASSERT_TRUE(root);
-  auto f = root->Walk("big");
-  ASSERT_TRUE(f);
-  ASSERT_TRUE(f->Open(kOpenRdonly));
+  OpenedFile opened;
+  ASSERT_NO_FATAL_FAILURE(OpenInExport("big", kOpenRdonly, &opened));
+  Client* c = opened.client.get();
+  client::Fid* f = &*opened.file;
   const uint32_t count = c->max_io();
   const std::vector<uint64_t> offsets = {0,
                                          1,
@@ -378,13 +391,10 @@ TEST_F(ServerTest, ReadsOfAFileTruncatedUnderThemCountWhatTheySend) {
   const std::vector<uint8_t> data = PatternBytes(1 << 20, 3);
   WriteWholeFile(export_ / "shrinking", data);
   StartServer();
-  auto c = Connect();
-  ASSERT_TRUE(c);
-  auto root = c->AttachRoot("root", "");
-  ASSERT_TRUE(root);
-  auto f = root->Walk("shrinking");
-  ASSERT_TRUE(f);
-  ASSERT_TRUE(f->Open(kOpenRdonly));
+  OpenedFile opened;
+  ASSERT_NO_FATAL_FAILURE(OpenInExport("shrinking", kOpenRdonly, &opened));
+  Client* c = opened.client.get();
+  client::Fid* f = &*opened.file;
   std::atomic<bool> done{false};
   std::thread truncator([&] {
     const int fd = open((export_ / "shrinking").c_str(), O_WRONLY | O_CLOEXEC);

@@ -129,6 +129,14 @@ class OpenFile {
   virtual Result<size_t> Read(std::span<uint8_t> into, uint64_t offset) = 0;
   virtual Result<size_t> Write(std::span<const uint8_t> data, uint64_t offset) = 0;
   virtual Result<void> Sync(bool datasync) = 0;
+  // A descriptor of a regular file whose page-cache pages the kernel may move into a pipe
+  // (splice(2)) for a Tread, so that the data never passes through user space; or -1, and the
+  // engine reads through Read (MemFs, FIFOs, devices, O_DIRECT files). It stays open as long as
+  // this OpenFile.
+  virtual int SpliceSource() const { return -1; }
+  // True when Read and Write never wait for storage (the data lives in memory: tmpfs, ramfs,
+  // MemFs), so that the engine may answer pipelined Treads and Twrites without a worker.
+  virtual bool InMemory() const { return false; }
   // Sets or releases a lock without ever waiting: true when done, false when another owner's
   // lock conflicts (the engine answers Rlock BLOCKED; the Linux client retries).
   virtual Result<bool> SetLock(const ByteRangeLock& lock) = 0;

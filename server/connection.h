@@ -7,16 +7,17 @@
 #pragma once
 
 #include <sys/eventfd.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cstdint>
-#include <deque>
 #include <memory>
 #include <mutex>
 #include <span>
 #include <string>
-#include <unordered_map>
+#include <utility>
 #include <vector>
 
 #include "codec/frame.h"
@@ -34,14 +35,171 @@ struct Request {
   uint64_t generation;  // the session it belongs to (FidTable)
 };
 
+// An allocator that leaves new bytes uninitialised: a buffer that read(2) or a reply's encoder
+// fills is not zero-filled first (bench/PROFILE.md P4: the zero fill of a 1 MiB frame).
+template <class T>
+struct UninitializedAllocator : std::allocator<T> {
+  template <class U>
+  struct rebind {
+    using other = UninitializedAllocator<U>;
+  };
+  UninitializedAllocator() = default;
+  template <class U>
+  UninitializedAllocator(const UninitializedAllocator<U>&) {}  // NOLINT: as std::allocator
+  template <class U>
+  void construct(U* p) {
+    ::new (static_cast<void*>(p)) U;
+  }
+  template <class U, class... Args>
+  void construct(U* p, Args&&... args) {
+    ::new (static_cast<void*>(p)) U(std::forward<Args>(args)...);
+  }
+};
+// The bytes of a frame read from the client.
+using FrameBytes = std::vector<uint8_t, UninitializedAllocator<uint8_t>>;
+
+// A pipe that carries the data of one Rread from the file to the socket (splice(2)): the kernel
+// moves references to the file's page-cache pages into it and from it into the socket, so the
+// data is never copied through user space. Move-only; closes its descriptors.
+class SplicePipe {
+ public:
+  SplicePipe() = default;
+  // A pipe that holds at least `capacity` bytes, or an invalid one (pipe2 or F_SETPIPE_SZ
+  // refused: the descriptor limit, /proc/sys/fs/pipe-max-size, the user's pipe pages).
+  static SplicePipe Open(size_t capacity);
+  SplicePipe(SplicePipe&& o) noexcept : read_fd_(o.read_fd_), write_fd_(o.write_fd_), capacity_(o.capacity_) {
+    o.read_fd_ = o.write_fd_ = -1;
+    o.capacity_ = 0;
+  }
+  SplicePipe& operator=(SplicePipe&& o) noexcept {
+    if (this != &o) {
+      Close();
+      std::swap(read_fd_, o.read_fd_);
+      std::swap(write_fd_, o.write_fd_);
+      std::swap(capacity_, o.capacity_);
+    }
+    return *this;
+  }
+  SplicePipe(const SplicePipe&) = delete;
+  SplicePipe& operator=(const SplicePipe&) = delete;
+  ~SplicePipe() { Close(); }
+
+  bool valid() const { return read_fd_ >= 0; }
+  int read_fd() const { return read_fd_; }
+  int write_fd() const { return write_fd_; }
+  size_t capacity() const { return capacity_; }
+  // Grows an empty pipe to hold at least `capacity` bytes; false if the kernel refuses.
+  bool Reserve(size_t capacity);
+
+ private:
+  void Close() {
+    if (read_fd_ >= 0) close(read_fd_);
+    if (write_fd_ >= 0) close(write_fd_);
+    read_fd_ = write_fd_ = -1;
+  }
+  int read_fd_ = -1;
+  int write_fd_ = -1;
+  size_t capacity_ = 0;
+};
+
+// One reply as it is queued and sent. On the wire it is `bytes`, then `spliced` bytes waiting in
+// `pipe`, then `tail`. Only an Rread of a regular file uses the last two: `bytes` is then its
+// 11-byte header, whose count is the number of data bytes that were already in the pipe and the
+// tail when the header was encoded (handlers_file.cc), so the count always equals the data sent,
+// whatever happens to the file afterwards.
+struct OutFrame {
+  OutFrame() = default;
+  OutFrame(std::vector<uint8_t> b) : bytes(std::move(b)) {}  // NOLINT: a plain frame is a reply
+  std::vector<uint8_t> bytes;
+  SplicePipe pipe;
+  size_t spliced = 0;
+  std::vector<uint8_t> tail;
+  size_t size() const { return bytes.size() + spliced + tail.size(); }
+};
+
 // A handler's answer: the encoded R-message, or the error for an Rlerror.
-using Reply = Result<std::vector<uint8_t>>;
+using Reply = Result<OutFrame>;
+
+// The replies queued for the client, in order: a ring that keeps its slots, so that queueing a
+// reply allocates nothing once the ring has grown to the connection's depth.
+class ReplyQueue {
+ public:
+  bool empty() const { return size_ == 0; }
+  size_t size() const { return size_; }
+  OutFrame& front() { return slots_[head_]; }
+  OutFrame& operator[](size_t i) { return slots_[(head_ + i) % slots_.size()]; }
+  void push_back(OutFrame frame) {
+    if (size_ == slots_.size()) Grow();
+    slots_[(head_ + size_) % slots_.size()] = std::move(frame);
+    ++size_;
+  }
+  void pop_front() {
+    slots_[head_] = OutFrame();
+    head_ = (head_ + 1) % slots_.size();
+    --size_;
+  }
+  void clear() {
+    while (!empty()) pop_front();
+  }
+
+ private:
+  void Grow() {
+    std::vector<OutFrame> bigger(std::max<size_t>(4, slots_.size() * 2));
+    for (size_t i = 0; i < size_; ++i) bigger[i] = std::move((*this)[i]);
+    slots_ = std::move(bigger);
+    head_ = 0;
+  }
+  std::vector<OutFrame> slots_;
+  size_t head_ = 0;
+  size_t size_ = 0;
+};
+
+// The tags in flight and the Tflushes waiting for them (flush(5)), kept without an allocation
+// per request: a sorted vector of tags, and the (oldtag, Tflush tag) pairs in arrival order.
+class TagsInFlight {
+ public:
+  bool empty() const { return tags_.empty(); }
+  size_t size() const { return tags_.size(); }
+  bool Contains(uint16_t tag) const { return std::binary_search(tags_.begin(), tags_.end(), tag); }
+  void Add(uint16_t tag) { tags_.insert(std::lower_bound(tags_.begin(), tags_.end(), tag), tag); }
+  // Retires `tag`; false if it was not in flight.
+  bool Remove(uint16_t tag) {
+    auto it = std::lower_bound(tags_.begin(), tags_.end(), tag);
+    if (it == tags_.end() || *it != tag) return false;
+    tags_.erase(it);
+    return true;
+  }
+  void AddWaiter(uint16_t oldtag, uint16_t flush_tag) { waiters_.emplace_back(oldtag, flush_tag); }
+  // The first Tflush still waiting for `tag`, taken off the list; false when there is none.
+  bool TakeWaiter(uint16_t tag, uint16_t* flush_tag) {
+    for (auto it = waiters_.begin(); it != waiters_.end(); ++it) {
+      if (it->first == tag) {
+        *flush_tag = it->second;
+        waiters_.erase(it);
+        return true;
+      }
+    }
+    return false;
+  }
+  void clear() {
+    tags_.clear();
+    waiters_.clear();
+  }
+
+ private:
+  std::vector<uint16_t> tags_;
+  std::vector<std::pair<uint16_t, uint16_t>> waiters_;
+};
 
 // A reply buffer sized for a whole count (Rread, Rreaddir) that came back shorter gives back the
 // rest when more than this is unused: back-pressure counts a queued reply's size, so a short
 // reply must not hold the memory of a full one (a client that never reads its Rreads at end of
 // file would otherwise pin count bytes per 11-byte reply).
 constexpr size_t kMaxUnusedReplyBytes = 4096;
+
+// An Rread of a regular file with at least this many bytes moves them by splice(2); a shorter one
+// copies them (pread + writev: two system calls against three, and a small copy is cheap).
+constexpr uint32_t kMinSplicedRead = 16 * 1024;
 
 class Connection;
 class EventLoop;  // server.cc: drives many connections on one thread (server.h, "Threading")
@@ -60,6 +218,8 @@ class Connection : public std::enable_shared_from_this<Connection> {
         peer_(std::move(peer)),
         fids_(server.options.max_fids_per_connection) {
     if (loop_ == nullptr) wake_fd_ = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+    struct stat st {};
+    splice_to_peer_ = fstat(wfd_, &st) == 0 && S_ISSOCK(st.st_mode);
   }
   ~Connection() {
     if (wake_fd_ >= 0) close(wake_fd_);
@@ -112,6 +272,8 @@ class Connection : public std::enable_shared_from_this<Connection> {
   bool ReadSome();
   bool WriteSome();
   void ProcessFrames();
+  // Dispatches large_ once it holds its whole frame; false while it is incomplete.
+  bool ProcessLargeFrame();
   void Dispatch(std::span<const uint8_t> frame);
   // A request that may block goes to the worker pool so that the connection keeps reading
   // (pipelined requests run side by side, a Tflush is seen). When it is the only request in
@@ -126,19 +288,75 @@ class Connection : public std::enable_shared_from_this<Connection> {
   // waiting for it (after the reply: flush(5)). Drops it if a Tversion came in between.
   // `release`: the bytes this request had reserved (OverBudgetLocked), given back whether or not
   // the reply is still wanted.
-  void Complete(uint16_t tag, uint64_t generation, std::vector<uint8_t> bytes, bool wake, size_t release = 0);
-  void QueueLocked(std::vector<uint8_t> bytes);
-  void CompleteLocked(uint16_t tag, uint64_t generation, std::vector<uint8_t>* bytes);
+  void Complete(uint16_t tag, uint64_t generation, OutFrame frame, bool wake, size_t release = 0);
+  void QueueLocked(OutFrame frame);
+  void CompleteLocked(uint16_t tag, uint64_t generation, OutFrame* frame);
+  // Sends the spliced data of out_.front() (WriteSome); false on a write error.
+  enum class SpliceOut { kProgress, kWouldBlock, kFailed };
+  SpliceOut SpliceFrontLocked();
+  // Advances past `n` bytes of out_ written, popping the frames that are complete.
+  void ConsumeLocked(size_t n);
+
+  // ---- the splice pipes of Rread data (SplicePipe) ----
+  // A pipe that holds `count` bytes, from the free list or new; invalid when the connection
+  // already has kMaxSplicePipes in use or the kernel refuses one (the Rread is then copied).
+  SplicePipe TakePipe(size_t count);
+  // Gives back a pipe taken with TakePipe: to the free list when empty, closed otherwise.
+  void ReturnPipeLocked(SplicePipe pipe, bool empty);
+  void ReturnPipe(SplicePipe pipe, bool empty) {
+    std::lock_guard lock(out_mu_);
+    ReturnPipeLocked(std::move(pipe), empty);
+  }
+  // Fills `out` (an Rread for `tag`) with up to `count` bytes of `source` at `offset`, moved by
+  // the kernel into a pipe; false when this read cannot be spliced (no pipe, or the file's
+  // filesystem cannot splice), and the caller copies it with OpenFile::Read instead.
+  Result<bool> SpliceRead(int source, uint64_t offset, uint32_t count, OpenFile& open, OutFrame* out);
   void Trace(const char* dir, std::span<const uint8_t> bytes, const WireContext& wire);
 
   template <class M>
   void OnRequest(std::span<const uint8_t> frame);
 
+  // A request handed to the worker pool, with its own copy of the frame. Jobs are reused (a
+  // free list under out_mu_, at most kKeptJobs), so that handing a request over allocates
+  // nothing: no std::function, no shared frame copy.
+  struct WorkerJob {
+    Connection* connection = nullptr;
+    std::shared_ptr<Connection> keep_alive;  // the connection outlives its jobs
+    Request req{};
+    FrameBytes frame;
+    size_t reserve = 0;  // bytes reserved against the budget (OverBudgetLocked)
+    void (*handle)(WorkerJob&) = nullptr;
+  };
+  static constexpr size_t kKeptJobs = 16;
+  WorkerJob* TakeJob();
+  template <class M>
+  static void RunJob(WorkerJob& job);
+  static void RunWorkerJob(void* job);  // the pool's entry point; gives the job back
+
   template <class R>
-  static Reply Make(const Request& req, const R& r) {
-    std::vector<uint8_t> out(EncodedSize(r, req.wire.dialect));
+  Reply Make(const Request& req, const R& r) {
+    std::vector<uint8_t> out = ReplyBuffer(EncodedSize(r, req.wire.dialect));
     auto n = Encode(req.tag, r, req.wire, out);
     if (!n) return Unexpected(n.error().kind == CodecErrorKind::kQidNeedsXqid ? Errno::kENFILE : Errno::kEMSGSIZE);
+    return out;
+  }
+  // A buffer of `size` bytes for a reply: a reused one from the connection's spares (given back
+  // by ConsumeLocked once written), so that a request's reply allocates nothing.
+  std::vector<uint8_t> ReplyBuffer(size_t size) {
+    std::vector<uint8_t> out;
+    {
+      std::lock_guard lock(out_mu_);
+      // The first spare large enough, else any (it grows once).
+      auto it = std::find_if(spare_replies_.begin(), spare_replies_.end(),
+                             [&](const std::vector<uint8_t>& b) { return b.capacity() >= size; });
+      if (it == spare_replies_.end() && !spare_replies_.empty()) it = spare_replies_.end() - 1;
+      if (it != spare_replies_.end()) {
+        out = std::move(*it);
+        *it = std::move(spare_replies_.back());
+        spare_replies_.pop_back();
+      }
+    }
+    out.resize(size);
     return out;
   }
   static std::vector<uint8_t> ErrorFrame(uint16_t tag, Errno e) {
@@ -214,8 +432,19 @@ class Connection : public std::enable_shared_from_this<Connection> {
 
   // Connection-thread state.
   negotiation::Session session_;
-  std::vector<uint8_t> in_;  // bytes read, not yet dispatched
+  // Framing. NextFrame (codec/frame.h) is the one place that finds frame boundaries, in in_.
+  // A frame larger than in_ (a large Twrite) is not read into in_: once NextFrame has said how
+  // large it is, the bytes of it already in in_ move to large_, and ReadSome reads the rest of
+  // that frame (never beyond it) straight into large_, which NextFrame then checks as a whole
+  // frame. A request that goes to a worker takes large_ with it (a move, no copy of the
+  // payload), so a Twrite's payload is copied once, from the socket into the buffer that
+  // pwrite(2) reads, and never zero-filled.
+  FrameBytes in_;  // bytes read, not yet dispatched
   size_t in_len_ = 0;
+  FrameBytes large_;                   // the large frame being read; large_.size() is its length
+  size_t large_len_ = 0;               // bytes of it read so far
+  FrameBytes* owned_frame_ = nullptr;  // Dispatch: the frame's own buffer, which a job may take
+  FrameBytes spare_large_;             // a large frame buffer given back, reused for the next (out_mu_)
   bool read_eof_ = false;
   bool fatal_ = false;        // framing lost: close after flushing what is queued
   bool frames_left_ = false;  // ProcessFrames stopped at the budget with whole frames unread
@@ -229,7 +458,12 @@ class Connection : public std::enable_shared_from_this<Connection> {
   //   UserDatabase::mu_ are leaves: no other lock is taken while one of them is held. In
   //   particular a handler never runs, and Fid::mu is never taken, with out_mu_ held.
   std::mutex out_mu_;
-  std::deque<std::vector<uint8_t>> out_;
+  ReplyQueue out_;
+  // Written replies' buffers, for ReplyBuffer: at most kSpareReplies of at most
+  // kSpareReplyCapacity bytes each.
+  std::vector<std::vector<uint8_t>> spare_replies_;
+  static constexpr size_t kSpareReplies = 16;
+  static constexpr size_t kSpareReplyCapacity = 64 * 1024;
   size_t out_offset_ = 0;  // bytes of out_.front() already written
   size_t out_bytes_ = 0;
   // Bytes that requests handed to workers hold or may still add to out_: the frame's copy plus
@@ -238,8 +472,14 @@ class Connection : public std::enable_shared_from_this<Connection> {
   // Back-pressure: replies queued and reserved reach max_queued_reply_bytes. Until then the
   // connection takes no further request (it stops dispatching, then stops reading).
   bool OverBudgetLocked() const { return out_bytes_ + reserved_bytes_ >= s_.options.max_queued_reply_bytes; }
-  std::unordered_map<uint16_t, std::vector<uint16_t>> in_flight_;  // tag -> Tflush tags waiting
+  TagsInFlight in_flight_;
   WireContext trace_wire_;
+  std::vector<std::unique_ptr<WorkerJob>> free_jobs_;  // under out_mu_
+  // Rread data may be spliced to wfd_ (a socket); set once in the constructor.
+  bool splice_to_peer_ = false;
+  // Splice pipes not in use (empty), and how many exist (in use or free), under out_mu_.
+  std::vector<SplicePipe> free_pipes_;
+  size_t pipes_ = 0;
 
   // The session's fids, and its generation: the one session counter (fid_table.h), which the
   // fid lookups and CompleteLocked both compare.

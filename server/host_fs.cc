@@ -3,15 +3,16 @@
 // host_fs.h for the safety contract; directory listing is in host_fs_dir.cc).
 #include "server/host_fs.h"
 
+#include <dirent.h>
 #include <fcntl.h>
+#include <linux/magic.h>
 #include <linux/openat2.h>
+#include <poll.h>
 #include <sys/stat.h>
 #include <sys/statfs.h>
 #include <sys/syscall.h>
 #include <sys/sysmacros.h>
 #include <sys/xattr.h>
-#include <poll.h>
-#include <dirent.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -148,6 +149,13 @@ HostNode::~HostNode() { close(fd_); }
 
 HostOpenFile::~HostOpenFile() {
   if (fd >= 0) close(fd);
+}
+
+HostOpenFile::HostOpenFile(int descriptor, uint32_t flags) : OpenFile(flags), fd(descriptor) {
+  struct stat st {};
+  splice_source_ = fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && (fcntl(fd, F_GETFL) & O_DIRECT) == 0;
+  struct statfs fs {};
+  in_memory_ = splice_source_ && fstatfs(fd, &fs) == 0 && (fs.f_type == TMPFS_MAGIC || fs.f_type == RAMFS_MAGIC);
 }
 
 Result<size_t> HostOpenFile::Read(std::span<uint8_t> into, uint64_t offset) {

@@ -56,11 +56,13 @@ class HostNode final : public Node {
 // An open host file or directory: a real descriptor with the open flags.
 class HostOpenFile final : public OpenFile {
  public:
-  HostOpenFile(int descriptor, uint32_t flags) : OpenFile(flags), fd(descriptor) {}
+  HostOpenFile(int descriptor, uint32_t flags);
   ~HostOpenFile() override;
   Result<size_t> Read(std::span<uint8_t> into, uint64_t offset) override;
   Result<size_t> Write(std::span<const uint8_t> data, uint64_t offset) override;
   Result<void> Sync(bool datasync) override;
+  int SpliceSource() const override { return splice_source_ ? fd : -1; }
+  bool InMemory() const override { return in_memory_; }
   // Open-file-description locks (F_OFD_SETLK / F_OFD_GETLK) on this descriptor.
   Result<bool> SetLock(const ByteRangeLock& lock) override;
   Result<ByteRangeLock> TestLock(const ByteRangeLock& lock) override;
@@ -72,6 +74,10 @@ class HostOpenFile final : public OpenFile {
   size_t dir_pos = 0;
   size_t dir_len = 0;
   bool dir_started = false;
+
+ private:
+  bool splice_source_ = false;  // a regular file opened without O_DIRECT
+  bool in_memory_ = false;      // a regular file on tmpfs or ramfs
 };
 
 struct DirEntry {
@@ -137,7 +143,11 @@ class HostFs final : public Backend {
  private:
   HostFs(NodeRef root, std::unique_ptr<MountPoints> mounts);
   Result<NodeRef> Child(const NodeRef& dir, std::string_view name);
+  // Reads the next entries with getdents64; at the end of the directory the buffer is given
+  // back (an open directory keeps no large buffer once listed).
   Result<bool> FillDirBuffer(HostOpenFile& dir);
+  static constexpr size_t kMinDirBuffer = 32 * 1024;
+  static constexpr size_t kMaxDirBuffer = 1024 * 1024;
   Result<void> SeekDir(HostOpenFile& dir, uint64_t offset);
   static bool PeekDirEntry(HostOpenFile& dir, DirEntry* out);
 
@@ -152,8 +162,15 @@ template <class Emit>
 Result<void> HostFs::ReadDir(OpenFile& open, uint64_t offset, Emit&& emit) {
   auto& dir = static_cast<HostOpenFile&>(open);
   if (auto seek = SeekDir(dir, offset); !seek) return seek;
+  // The getdents64 buffer follows the reply's size: a call that used up a whole buffer and wants
+  // more gets a buffer twice as large the next time (up to kMaxDirBuffer), so a 1 MiB Treaddir
+  // costs a few getdents64 calls, not one per 32 KiB.
+  bool used_a_whole_buffer = false;
   for (;;) {
     if (dir.dir_pos >= dir.dir_len) {
+      if (used_a_whole_buffer && dir.dir_buffer.size() < kMaxDirBuffer)
+        dir.dir_buffer.resize(dir.dir_buffer.size() * 2);
+      used_a_whole_buffer = true;
       auto more = FillDirBuffer(dir);
       if (!more) return Unexpected(more.error());
       if (!*more) return {};

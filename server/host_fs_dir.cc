@@ -118,11 +118,15 @@ Result<void> HostFs::SeekDir(HostOpenFile& dir, uint64_t offset) {
 }
 
 Result<bool> HostFs::FillDirBuffer(HostOpenFile& dir) {
-  if (dir.dir_buffer.empty()) dir.dir_buffer.resize(32 * 1024);
+  if (dir.dir_buffer.empty()) dir.dir_buffer.resize(kMinDirBuffer);
   const long n = syscall(SYS_getdents64, dir.fd, dir.dir_buffer.data(), dir.dir_buffer.size());
   if (n < 0) return Fail();
   dir.dir_pos = 0;
   dir.dir_len = static_cast<size_t>(n);
+  if (n == 0) {
+    dir.dir_buffer.clear();
+    dir.dir_buffer.shrink_to_fit();
+  }
   return n > 0;
 }
 

@@ -5,28 +5,36 @@
 #pragma once
 
 #include <condition_variable>
-#include <deque>
-#include <functional>
 #include <mutex>
 #include <thread>
 #include <vector>
 
 namespace p9x::server {
 
+// One job: run(arg) on a pool thread. Plain data, so that posting one allocates nothing once
+// the queue has grown to the pool's backlog.
+struct PoolJob {
+  void (*run)(void*);
+  void* arg;
+};
+
 class WorkerPool {
  public:
   explicit WorkerPool(unsigned n);
   ~WorkerPool() { Stop(); }
   // Runs `job` on one of the threads, in the order posted when a thread is free.
-  void Post(std::function<void()> job);
+  void Post(PoolJob job);
   // Runs the jobs already posted, then ends the threads; returns when they are done.
   void Stop();
 
  private:
   void Loop();
-  std::mutex mu_;  // guards jobs_ and stopping_; a leaf lock (the job runs after it is released)
+  std::mutex mu_;  // guards the queue and stopping_; a leaf lock (the job runs after it is released)
   std::condition_variable cv_;
-  std::deque<std::function<void()>> jobs_;
+  // The queue: a ring over jobs_ that keeps its slots (head_, size_).
+  std::vector<PoolJob> jobs_;
+  size_t head_ = 0;
+  size_t size_ = 0;
   std::vector<std::thread> threads_;
   bool stopping_ = false;
 };

@@ -12,10 +12,12 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <optional>
 #include <set>
 #include <thread>
 
@@ -88,6 +90,24 @@ class ServerTest : public ::testing::Test {
     std::strncpy(sa.sun_path, socket_.c_str(), sizeof sa.sun_path - 1);
     EXPECT_EQ(connect(fd, reinterpret_cast<sockaddr*>(&sa), sizeof sa), 0);
     return fd;
+  }
+
+  // A new connection attached as root, with `path` walked to and opened with `flags`. The file
+  // is clunked before the root, and both before the connection goes.
+  struct OpenedFile {
+    std::unique_ptr<Client> client;
+    std::optional<client::Fid> root, file;
+  };
+  void OpenInExport(const std::string& path, uint32_t flags, OpenedFile* out) {
+    out->client = Connect();
+    ASSERT_TRUE(out->client);
+    auto root = out->client->AttachRoot("root", "");
+    ASSERT_TRUE(root);
+    out->root.emplace(std::move(*root));
+    auto f = out->root->Walk(path);
+    ASSERT_TRUE(f);
+    out->file.emplace(std::move(*f));
+    ASSERT_TRUE(out->file->Open(flags));
   }
 
   fs::path base_, export_;
@@ -294,13 +314,10 @@ TEST_F(ServerTest, VanishedClientsLeakNoDescriptors) {
 
 TEST_F(ServerTest, ManyTagsInFlightAreAllAnswered) {
   StartServer();
-  auto c = Connect();
-  ASSERT_TRUE(c);
-  auto root = c->AttachRoot("root", "");
-  ASSERT_TRUE(root);
-  auto f = root->Walk("dir/file");
-  ASSERT_TRUE(f);
-  ASSERT_TRUE(f->Open(kOpenRdonly));
+  OpenedFile opened;
+  ASSERT_NO_FATAL_FAILURE(OpenInExport("dir/file", kOpenRdonly, &opened));
+  Client* c = opened.client.get();
+  client::Fid* f = &*opened.file;
   std::vector<client::Pending<Rread>> reads;
   for (int i = 0; i < 200; ++i) {
     auto p = c->Start(Tread{f->number(), 0, 5});
@@ -312,6 +329,160 @@ TEST_F(ServerTest, ManyTagsInFlightAreAllAnswered) {
     ASSERT_TRUE(r);
     EXPECT_EQ(r->msg().data.bytes.size(), 5u);
   }
+}
+
+// A file whose bytes say where they are, so a read at any offset can be checked.
+std::vector<uint8_t> PatternBytes(size_t size, uint8_t seed) {
+  std::vector<uint8_t> data(size);
+  for (size_t i = 0; i < size; ++i) data[i] = static_cast<uint8_t>((i * 131 + seed) ^ (i >> 12));
+  return data;
+}
+
+void WriteWholeFile(const fs::path& path, const std::vector<uint8_t>& data) {
+  std::ofstream out(path, std::ios::binary | std::ios::trunc);
+  out.write(reinterpret_cast<const char*>(data.data()), static_cast<std::streamsize>(data.size()));
+}
+
+// A regular file's Rread data is spliced from the page cache (a pipe holds whole pages, so a read
+// that does not start on a page boundary ends with a copied tail): pipelined reads at unaligned
+// offsets, across the end of the file and past it, each carry exactly the file's bytes.
+TEST_F(ServerTest, SplicedReadsAtAnyOffsetCarryTheFilesBytes) {
+  const std::vector<uint8_t> data = PatternBytes((3 << 20) + 123, 7);
+  WriteWholeFile(export_ / "big", data);
+  StartServer();
+  OpenedFile opened;
+  ASSERT_NO_FATAL_FAILURE(OpenInExport("big", kOpenRdonly, &opened));
+  Client* c = opened.client.get();
+  client::Fid* f = &*opened.file;
+  const uint32_t count = c->max_io();
+  const std::vector<uint64_t> offsets = {0,
+                                         1,
+                                         4095,
+                                         4096 + 13,
+                                         count,
+                                         2 * uint64_t{count} + 511,
+                                         data.size() - 100,
+                                         data.size() - 1,
+                                         data.size(),
+                                         data.size() + 4096};
+  std::vector<client::Pending<Rread>> reads;
+  for (uint64_t offset : offsets) {
+    auto p = c->Start(Tread{f->number(), offset, count});
+    ASSERT_TRUE(p);
+    reads.push_back(std::move(*p));
+  }
+  for (size_t i = 0; i < reads.size(); ++i) {
+    auto r = reads[i].Wait();
+    ASSERT_TRUE(r) << "offset " << offsets[i];
+    const uint64_t start = std::min<uint64_t>(offsets[i], data.size());
+    const size_t want = static_cast<size_t>(std::min<uint64_t>(count, data.size() - start));
+    const auto got = r->msg().data.bytes;
+    ASSERT_EQ(got.size(), want) << "offset " << offsets[i];
+    EXPECT_TRUE(std::equal(got.begin(), got.end(), data.begin() + static_cast<ptrdiff_t>(start)))
+        << "offset " << offsets[i];
+  }
+}
+
+// The count of an Rread is the data that follows it: a file shrinking and growing under its
+// readers (truncated to 0 and refilled) gives short or zero reads, and each reply still carries
+// exactly the bytes its count says (otherwise the client loses the framing and the next reply
+// fails to decode).
+TEST_F(ServerTest, ReadsOfAFileTruncatedUnderThemCountWhatTheySend) {
+  const std::vector<uint8_t> data = PatternBytes(1 << 20, 3);
+  WriteWholeFile(export_ / "shrinking", data);
+  StartServer();
+  OpenedFile opened;
+  ASSERT_NO_FATAL_FAILURE(OpenInExport("shrinking", kOpenRdonly, &opened));
+  Client* c = opened.client.get();
+  client::Fid* f = &*opened.file;
+  std::atomic<bool> done{false};
+  std::thread truncator([&] {
+    const int fd = open((export_ / "shrinking").c_str(), O_WRONLY | O_CLOEXEC);
+    while (!done.load()) {
+      ASSERT_EQ(ftruncate(fd, 0), 0);
+      ASSERT_EQ(pwrite(fd, data.data(), data.size(), 0), static_cast<ssize_t>(data.size()));
+    }
+    close(fd);
+  });
+  const uint32_t count = c->max_io();
+  for (int round = 0; round < 100; ++round) {
+    std::vector<client::Pending<Rread>> reads;
+    for (uint64_t offset : {uint64_t{0}, uint64_t{5000}, uint64_t{count} + 77}) {
+      auto p = c->Start(Tread{f->number(), offset, count});
+      ASSERT_TRUE(p);
+      reads.push_back(std::move(*p));
+    }
+    for (auto& p : reads) {
+      auto r = p.Wait();
+      ASSERT_TRUE(r) << r.error().Describe();
+      EXPECT_LE(r->msg().data.bytes.size(), count);
+    }
+  }
+  done = true;
+  truncator.join();
+}
+
+// What cannot be spliced is not: a FIFO's Tread goes to a worker and through OpenFile::Read, whose
+// pread(2) answers ESPIPE, as it did before reads were spliced; the connection goes on.
+TEST_F(ServerTest, ReadOfAFifoIsNotSpliced) {
+  ASSERT_EQ(mkfifo((export_ / "fifo").c_str(), 0644), 0);
+  std::ofstream(export_ / "after") << "still here";
+  StartServer();
+  auto c = Connect();
+  ASSERT_TRUE(c);
+  auto root = c->AttachRoot("root", "");
+  ASSERT_TRUE(root);
+  auto f = root->Walk("fifo");
+  ASSERT_TRUE(f);
+  std::thread writer([&] {
+    const int fd = open((export_ / "fifo").c_str(), O_WRONLY | O_CLOEXEC);
+    ASSERT_GE(fd, 0);
+    const std::string message(40000, 'q');
+    ASSERT_EQ(write(fd, message.data(), message.size()), static_cast<ssize_t>(message.size()));
+    close(fd);
+  });
+  ASSERT_TRUE(f->Open(kOpenRdonly));
+  writer.join();
+  auto r = c->Read(f->number(), 0, 65536);
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().kind, client::Error::Kind::kRemote);
+  EXPECT_EQ(r.error().code, Errno::kESPIPE);
+  auto after = root->Walk("after");
+  ASSERT_TRUE(after);
+  ASSERT_TRUE(after->Open(kOpenRdonly));
+  auto back = after->ReadAll(0);
+  ASSERT_TRUE(back);
+  EXPECT_EQ(std::string(back->begin(), back->end()), "still here");
+}
+
+// A Twrite larger than the connection's read buffer is read into a buffer of its own, which a
+// worker takes without a copy: pipelined large writes at distinct offsets each land once.
+TEST_F(ServerTest, PipelinedLargeWritesEachLandOnce) {
+  StartServer();
+  auto c = Connect();
+  ASSERT_TRUE(c);
+  auto root = c->AttachRoot("root", "");
+  ASSERT_TRUE(root);
+  auto dir = root->Walk("dir");
+  ASSERT_TRUE(dir);
+  ASSERT_TRUE(dir->Create("written", kOpenRdwr, 0644, getegid()));
+  const uint32_t count = c->max_io();
+  const std::vector<uint8_t> data = PatternBytes(size_t{count} * 12, 11);
+  std::vector<client::Pending<Rwrite>> writes;
+  for (size_t i = 0; i < 12; ++i) {
+    const auto part = std::span<const uint8_t>(data).subspan(i * count, count);
+    auto p = c->Start(Twrite{dir->number(), i * count, Bytes{part}});
+    ASSERT_TRUE(p);
+    writes.push_back(std::move(*p));
+  }
+  for (auto& p : writes) {
+    auto r = p.Wait();
+    ASSERT_TRUE(r);
+    EXPECT_EQ(r->msg().count, count);
+  }
+  std::ifstream disk(export_ / "dir" / "written", std::ios::binary);
+  std::vector<uint8_t> on_disk((std::istreambuf_iterator<char>(disk)), {});
+  EXPECT_EQ(on_disk, data);
 }
 
 }  // namespace

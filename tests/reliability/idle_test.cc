@@ -10,7 +10,7 @@ namespace {
 
 // What one idle connection may cost in server RSS, in KiB. An idle connection holds its
 // Connection (the fid table, the tag map, the reply queue: about 1 KiB), its first read buffer
-// (2 KiB) and its attach fid; the kernel's socket buffers are not RSS. The bound is the memory
+// (8 KiB, not zero-filled: the pages a Tversion and a Tattach touched) and its attach fid; the kernel's socket buffers are not RSS. The bound is the memory
 // per idle connection that p9xd measured with a thread per connection (bench/README.md: 23-24
 // KiB, the stack pages each thread touched), which the event loops must not exceed; a
 // connection that touched 64 KiB at once (a read buffer of a whole large frame, a thread's

@@ -53,14 +53,14 @@ inline long ProcStatusKiB(pid_t pid, const std::string& field) {
 }
 inline long RssKiB(pid_t pid) { return ProcStatusKiB(pid, "VmRSS"); }
 
-// Whether p9xd's memory figures mean what they say: under AddressSanitizer (the sanitizer tier
-// builds p9xd and the tests alike) freed memory stays in ASan's quarantine (256 MiB by default)
-// and shadow memory adds to RSS, so memory bounds are printed there but asserted only in the
-// plain build.
-#if defined(__SANITIZE_ADDRESS__)
+// Whether p9xd's memory figures mean what they say: under AddressSanitizer or ThreadSanitizer
+// (the sanitizer tiers build p9xd and the tests alike) shadow memory adds to RSS (ThreadSanitizer
+// maps several bytes of shadow per byte touched) and freed memory stays in ASan's quarantine
+// (256 MiB by default), so memory bounds are printed there but asserted only in the plain build.
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
 inline constexpr bool kMemoryFiguresAreReal = false;
 #elif defined(__has_feature)
-#if __has_feature(address_sanitizer)
+#if __has_feature(address_sanitizer) || __has_feature(thread_sanitizer)
 inline constexpr bool kMemoryFiguresAreReal = false;
 #else
 inline constexpr bool kMemoryFiguresAreReal = true;

@@ -18,6 +18,7 @@
 #include <type_traits>
 
 #include "codec/text.h"
+#include "server/blocking_mounts.h"
 #include "server/log.h"
 
 namespace p9x::server {
@@ -42,6 +43,24 @@ namespace {
 P9X_MESSAGE_LIST(P9X_FID_CHECK_FN)
 #undef P9X_FID_CHECK_FN
 #undef P9X_FID_ROLE
+
+// Whether any fid the request names that must exist is on a filesystem that can block
+// (on_blocking(fid)); a new fid names nothing yet.
+#define P9X_BLOCKCHECK_existing(field) \
+  if (on_blocking(msg.field)) return true;
+#define P9X_BLOCKCHECK_new(field)
+#define P9X_BLOCKCHECK_new_or_same(field)
+#define P9X_BLOCK_ROLE(field, role) P9X_BLOCKCHECK_##role(field)
+#define P9X_BLOCK_CHECK_FN(Name, number)                                  \
+  template <class OnBlocking>                                             \
+  bool AnyFidOnBlockingMount(const Name& msg, OnBlocking&& on_blocking) { \
+    (void)msg;                                                            \
+    (void)on_blocking;                                                    \
+    P9X_FID_ROLES_##Name(P9X_BLOCK_ROLE) return false;                    \
+  }
+P9X_MESSAGE_LIST(P9X_BLOCK_CHECK_FN)
+#undef P9X_BLOCK_CHECK_FN
+#undef P9X_BLOCK_ROLE
 
 }  // namespace
 
@@ -93,7 +112,7 @@ bool Connection::OnReady(bool readable, bool writable, bool wanted_read) {
 void Connection::Finish() {
   // Abandon what is left: workers still holding this connection finish and drop their replies
   // (the session has ended for them).
-  fids_.NewSession();
+  DropFids(fids_.NewSession());
   std::lock_guard lock(out_mu_);
   in_flight_.clear();
   out_.clear();
@@ -528,37 +547,39 @@ void Connection::OnRequest(std::span<const uint8_t> frame) {
           Complete(tag, generation, ErrorFrame(tag, Errno::kEROFS), false);
           return;
         }
+        // spec/messages.json runs_on, except on a filesystem that can block indefinitely.
+        bool here;
         if constexpr (M::kRunsOnWorker) {
-          if (CanAnswerInline(msg, generation, alone)) {
-            Reply r = Handle(msg, req);
-            Complete(tag, generation, r ? std::move(*r) : ErrorFrame(tag, r.error()), false);
-            return;
-          }
-          // The job owns a copy of the frame and decodes it again there, so no view outlives the
-          // bytes it points into (the read buffer is reused for the next frames). A large
-          // frame's own buffer is swapped into the job, never copied; a small one is copied into
-          // the buffer the job kept from its last request.
-          WorkerJob* job = TakeJob();
-          if (owned_frame_ != nullptr) {
-            std::swap(job->frame, *owned_frame_);
-          } else {
-            job->frame.assign(frame.begin(), frame.end());
-          }
-          job->req = req;
-          job->handle = &Connection::RunJob<M>;
-          job->reserve = job->frame.size() + kHeaderSize + 4;
-          if constexpr (M::kReservesCount) {
-            job->reserve += std::min(msg.count, req.wire.msize - kRreadHeaderSize);
-          }
-          {
-            std::lock_guard lock(out_mu_);
-            reserved_bytes_ += job->reserve;
-          }
-          s_.pool->Post({&Connection::RunWorkerJob, job});
+          here = !NeedsWorkerForBlockingMount(msg, generation) && CanAnswerInline(msg, generation, alone);
         } else {
+          here = !NeedsWorkerForBlockingMount(msg, generation);
+        }
+        if (here) {
           Reply r = Handle(msg, req);
           Complete(tag, generation, r ? std::move(*r) : ErrorFrame(tag, r.error()), false);
+          return;
         }
+        // The job owns a copy of the frame and decodes it again there, so no view outlives the
+        // bytes it points into (the read buffer is reused for the next frames). A large frame's
+        // own buffer is swapped into the job, never copied; a small one is copied into the
+        // buffer the job kept from its last request.
+        WorkerJob* job = TakeJob();
+        if (owned_frame_ != nullptr) {
+          std::swap(job->frame, *owned_frame_);
+        } else {
+          job->frame.assign(frame.begin(), frame.end());
+        }
+        job->req = req;
+        job->handle = &Connection::RunJob<M>;
+        job->reserve = job->frame.size() + kHeaderSize + 4;
+        if constexpr (M::kReservesCount) {
+          job->reserve += std::min(msg.count, req.wire.msize - kRreadHeaderSize);
+        }
+        {
+          std::lock_guard lock(out_mu_);
+          reserved_bytes_ += job->reserve;
+        }
+        s_.pool->Post({&Connection::RunWorkerJob, job});
       }
     }
   }
@@ -621,12 +642,53 @@ bool Connection::CanAnswerInline(const M& msg, uint64_t generation, bool alone) 
   }
 }
 
+template <class M>
+bool Connection::NeedsWorkerForBlockingMount(const M& msg, uint64_t generation) {
+  const BlockingMounts* blocking = s_.blocking_mounts.get();
+  // An export with no such filesystem (tmpfs, ext4, a MemFs): one atomic load, nothing more.
+  if (blocking == nullptr || !blocking->AnyInExport()) return false;
+  if constexpr (std::is_same_v<M, Tattach>) {
+    // The attach walks aname from the root (handlers_session.cc), as a Twalk does.
+    const std::string_view aname = msg.aname;
+    const bool root = aname.find_first_not_of('/') == std::string_view::npos || aname == s_.options.export_path;
+    if (!root) return true;
+    return blocking->Blocks(static_cast<uint64_t>(s_.fs->root()->initial_stat().st_dev));
+  } else {
+    if constexpr (std::is_same_v<M, Twalk>) {
+      // Where a walk ends is known only once it is made: a name may be a mount point of a
+      // filesystem that blocks, or ".." followed by one, and the stat of a mount point's root
+      // is a request to that filesystem. Knowing beforehand would take the (st_dev, st_ino) of
+      // every directory above every such mount, kept current as directories move. So on an
+      // export that holds one, every walk of a name goes to the workers: a hand-off per walk
+      // there, and none on every other export. "Bad input gets a clear error and the server
+      // keeps serving everyone else": a walk into a dead mount then holds one worker, not a
+      // loop and every connection on it.
+      if (msg.wnames.count > 0) return true;
+    }
+    return AnyFidOnBlockingMount(msg, [&](uint32_t id) {
+      FidRef f = GetFid(id, generation);
+      if (!f) return false;  // answered EBADF by its handler
+      NodeRef node = f->Node();
+      return node != nullptr && blocking->Blocks(static_cast<uint64_t>(node->initial_stat().st_dev));
+    });
+  }
+}
+
+void Connection::DropFids(FidTable::Fids fids) {
+  const BlockingMounts* blocking = s_.blocking_mounts.get();
+  if (fids.empty() || blocking == nullptr || !blocking->AnyInExport() || s_.stopping.load()) return;
+  // A fid's open file on a filesystem that can block may be closed by this drop: on a worker.
+  auto* ended = new FidTable::Fids(std::move(fids));
+  s_.pool->Post({[](void* p) { delete static_cast<FidTable::Fids*>(p); }, ended});
+}
+
 void Connection::HandleVersion(const Tversion& m, uint16_t tag) {
   // version(5): "A successful version request initializes the connection. All outstanding I/O
   // on the connection is aborted; all active fids are freed." p9x applies it to every Tversion.
   negotiation::TversionAnswer answer = negotiation::AnswerTversion(s_.options.policy, m.msize, m.version);
   session_.OnTversion(answer);
-  fids_.NewSession();  // from here on, the old session's requests find no fid and queue no reply
+  // From here on, the old session's requests find no fid and queue no reply.
+  DropFids(fids_.NewSession());
   std::lock_guard lock(out_mu_);
   in_flight_.clear();
   trace_wire_ = session_.wire();

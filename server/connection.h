@@ -284,6 +284,19 @@ class Connection : public std::enable_shared_from_this<Connection> {
   template <class M>
   // `alone`: this is the only request in flight and no other bytes have arrived.
   bool CanAnswerInline(const M& msg, uint64_t generation, bool alone);
+  // The one rule that overrides both spec/messages.json's runs_on "inline" and CanAnswerInline:
+  // true when `msg` may reach a filesystem that can block indefinitely (an NFS or CIFS server
+  // that is gone, a FUSE daemon that hangs: blocking_mounts.h), which no event loop may wait
+  // on, since a loop serves many connections. Such a request goes to the worker pool, where it
+  // holds one thread and its own connection's tag, while the loop goes on serving every other
+  // request. Costs one atomic load on an export that holds no such filesystem; otherwise the
+  // request's fids are looked up (a Twalk of a name, or a Tattach below the root, always goes).
+  template <class M>
+  bool NeedsWorkerForBlockingMount(const M& msg, uint64_t generation);
+  // Drops the fids of an ended session (Tversion, the connection's end): on a worker when the
+  // export holds a filesystem that can block, since the last reference to an open file there
+  // closes it and the close may wait for ever (a FUSE FLUSH, an NFS write-back); here otherwise.
+  void DropFids(FidTable::Fids fids);
   // Queues a reply for `tag` and retires the tag, queueing the Rflush of every Tflush that was
   // waiting for it (after the reply: flush(5)). Drops it if a Tversion came in between.
   // `release`: the bytes this request had reserved (OverBudgetLocked), given back whether or not

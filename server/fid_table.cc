@@ -4,10 +4,12 @@
 
 namespace p9x::server {
 
-void FidTable::NewSession() {
+FidTable::Fids FidTable::NewSession() {
+  Fids ended;
   std::lock_guard lock(mu_);
-  fids_.clear();
+  ended.swap(fids_);
   generation_.store(generation_.load() + 1);
+  return ended;
 }
 
 FidRef FidTable::Get(uint32_t fid, uint64_t generation) {

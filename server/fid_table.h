@@ -66,8 +66,11 @@ class FidTable {
   // The current session's generation. Only the connection thread moves it (NewSession), so there
   // it is exact; another thread sees either the old or the new value (see CompleteLocked).
   uint64_t generation() const { return generation_.load(); }
-  // Frees every fid and starts the next session.
-  void NewSession();
+  using Fids = std::unordered_map<uint32_t, FidRef>;
+  // Starts the next session and hands back every fid of the ended one, for the caller to drop
+  // where it may wait: dropping the last reference to an open file closes it, and a close is a
+  // request to the filesystem (FUSE FLUSH, an NFS write-back).
+  [[nodiscard]] Fids NewSession();
 
   // The fid, or null when it is not in the table or `generation` is not the current session's.
   FidRef Get(uint32_t fid, uint64_t generation);
@@ -81,7 +84,7 @@ class FidTable {
   // Guards fids_ and the writes of generation_. A leaf lock: nothing else is locked while it is
   // held.
   std::mutex mu_;
-  std::unordered_map<uint32_t, FidRef> fids_;
+  Fids fids_;
   // Written only under mu_, by NewSession; read under mu_ by the table and without it by
   // generation().
   std::atomic<uint64_t> generation_{0};

@@ -6,6 +6,7 @@
 #include <sys/ioctl.h>
 #include <sys/stat.h>
 #include <sys/statfs.h>
+#include <sys/sysmacros.h>
 #include <unistd.h>
 
 #include <cstdio>
@@ -13,6 +14,8 @@
 #include <sstream>
 #include <string_view>
 #include <vector>
+
+#include "server/blocking_mounts.h"
 
 namespace p9x::server {
 namespace {
@@ -25,13 +28,6 @@ struct fsuuid2 {
 #define FS_IOC_GETFSUUID _IOR(0x15, 0, struct fsuuid2)
 #endif
 constexpr unsigned kStatxMntIdUnique = 0x4000;  // STATX_MNT_ID_UNIQUE (Linux 6.8)
-
-struct Mount {
-  int id = 0;
-  std::string root;         // the directory of the filesystem mounted here
-  std::string mount_point;  // absolute
-  std::string type;
-};
 
 // mountinfo escapes space, tab, newline and backslash as \ooo.
 std::string Unescape(std::string_view s) {
@@ -47,23 +43,6 @@ std::string Unescape(std::string_view s) {
     }
   }
   return out;
-}
-
-std::vector<Mount> ReadMounts() {
-  std::vector<Mount> mounts;
-  std::ifstream in("/proc/self/mountinfo");
-  std::string line;
-  while (std::getline(in, line)) {
-    std::istringstream fields(line);
-    std::string id, parent, devno, root, point, options, word;
-    if (!(fields >> id >> parent >> devno >> root >> point >> options)) continue;
-    while (fields >> word && word != "-") {
-    }
-    std::string type;
-    if (!(fields >> type)) continue;
-    mounts.push_back(Mount{std::atoi(id.c_str()), Unescape(root), Unescape(point), Unescape(type)});
-  }
-  return mounts;
 }
 
 std::string BootId() {
@@ -91,8 +70,10 @@ bool AllZero(const uint8_t* bytes, size_t n) {
 }
 
 // "uuid=..." / "fsid=..." / "boot=...\nmount=..." for the filesystem under `dir`.
-std::string Uniqueness(const std::string& dir, const Mount& m) {
-  const int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+std::string Uniqueness(const std::string& dir, const MountEntry& m) {
+  // Opening a directory of a filesystem that can block is a request to its server or daemon
+  // (which may never answer); none of those types has a UUID or a usable f_fsid anyway.
+  const int fd = FilesystemTypeCanBlock(m.type) ? -1 : ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
   if (fd >= 0) {
     struct fsuuid2 u = {};
     u.len = sizeof u.uuid;
@@ -121,19 +102,41 @@ std::string Uniqueness(const std::string& dir, const Mount& m) {
   return "boot=" + BootId() + "\nmount=" + mount;
 }
 
-bool Below(const std::string& path, const std::string& dir) {  // path is dir or inside it
+}  // namespace
+
+std::vector<MountEntry> ReadMountTable() {
+  std::vector<MountEntry> mounts;
+  std::ifstream in("/proc/self/mountinfo");
+  std::string line;
+  while (std::getline(in, line)) {
+    // "36 35 98:0 /mnt1 /mnt/parent rw,noatime master:1 - ext3 /dev/root rw"
+    std::istringstream fields(line);
+    std::string id, parent, devno, root, point, options, word;
+    if (!(fields >> id >> parent >> devno >> root >> point >> options)) continue;
+    while (fields >> word && word != "-") {
+    }
+    std::string type;
+    if (!(fields >> type)) continue;
+    unsigned major = 0, minor = 0;
+    if (std::sscanf(devno.c_str(), "%u:%u", &major, &minor) != 2) continue;
+    mounts.push_back(MountEntry{std::atoi(id.c_str()), static_cast<uint64_t>(makedev(major, minor)), Unescape(root),
+                                Unescape(point), Unescape(type)});
+  }
+  return mounts;
+}
+
+bool PathIsAtOrBelow(const std::string& path, const std::string& dir) {
   if (dir == "/") return true;
   return path.compare(0, dir.size(), dir) == 0 && (path.size() == dir.size() || path[dir.size()] == '/');
 }
 
-}  // namespace
-
 std::string FilesystemIdentity(const std::string& export_path, uint64_t st_dev) {
-  const std::vector<Mount> mounts = ReadMounts();
+  const std::vector<MountEntry> mounts = ReadMountTable();
   // The export's own filesystem: the deepest mount at or above the export.
-  const Mount* own = nullptr;
-  for (const Mount& m : mounts) {
-    if (Below(export_path, m.mount_point) && (!own || m.mount_point.size() >= own->mount_point.size())) own = &m;
+  const MountEntry* own = nullptr;
+  for (const MountEntry& m : mounts) {
+    if (PathIsAtOrBelow(export_path, m.mount_point) && (!own || m.mount_point.size() >= own->mount_point.size()))
+      own = &m;
   }
   struct stat st = {};
   if (own && ::stat(export_path.c_str(), &st) == 0 && static_cast<uint64_t>(st.st_dev) == st_dev) {
@@ -145,11 +148,18 @@ std::string FilesystemIdentity(const std::string& export_path, uint64_t st_dev) 
   // A mount inside the export whose visible root has this st_dev; the first position in name
   // order when one filesystem is mounted at several places (a bind mount), so that the choice
   // does not depend on mountinfo's order.
-  const Mount* found = nullptr;
+  const MountEntry* found = nullptr;
   std::string at;
-  for (const Mount& m : mounts) {
-    if (m.mount_point == export_path || !Below(m.mount_point, export_path)) continue;
-    if (::stat(m.mount_point.c_str(), &st) != 0 || static_cast<uint64_t>(st.st_dev) != st_dev) continue;
+  for (const MountEntry& m : mounts) {
+    if (m.mount_point == export_path || !PathIsAtOrBelow(m.mount_point, export_path)) continue;
+    // A filesystem that can block (blocking_mounts.h) is never stat'ed to learn its st_dev: the
+    // stat of a dead NFS server's or a hung FUSE daemon's mount point waits for ever, and the
+    // qid map's other misses wait for this identification. Its mountinfo "major:minor" is the
+    // st_dev of its files (these types have no subvolumes).
+    const bool same_dev = FilesystemTypeCanBlock(m.type)
+                              ? m.dev == st_dev
+                              : ::stat(m.mount_point.c_str(), &st) == 0 && static_cast<uint64_t>(st.st_dev) == st_dev;
+    if (!same_dev) continue;
     std::string position = m.mount_point.substr(export_path == "/" ? 1 : export_path.size() + 1);
     if (!found || position < at) {
       found = &m;

@@ -1,12 +1,27 @@
 // SPDX-License-Identifier: MIT
 // Filesystem identity for qid numbering: what names a host filesystem, at its place in an export,
-// across reboots and remounts (spec/qid-map.md §2). QidMapper numbers filesystems by it.
+// across reboots and remounts (spec/qid-map.md §2). QidMapper numbers filesystems by it. Also the
+// reading of the mount table that it and BlockingMounts (blocking_mounts.h) share.
 #pragma once
 
 #include <cstdint>
 #include <string>
+#include <vector>
 
 namespace p9x::server {
+
+// One line of /proc/self/mountinfo (proc(5)), unescaped.
+struct MountEntry {
+  int id = 0;
+  uint64_t dev = 0;         // "major:minor": the st_dev of the files of this mount
+  std::string root;         // the directory of the filesystem mounted here
+  std::string mount_point;  // absolute
+  std::string type;         // e.g. "ext4", "nfs4", "fuse.sshfs"
+};
+std::vector<MountEntry> ReadMountTable();
+
+// True when `path` is `dir` or lies below it (both absolute, no trailing slash except "/").
+bool PathIsAtOrBelow(const std::string& path, const std::string& dir);
 
 // The identity of the filesystem whose st_dev is `st_dev`, as seen from the export rooted at
 // `export_path` (absolute, no trailing slash). Lines "key=value\n", in this order:

@@ -263,12 +263,15 @@ Result<std::unique_ptr<Server>, std::string> Server::Create(ServerOptions option
     qopts.identify = [path = qopts.export_id](uint64_t st_dev) { return FilesystemIdentity(path, st_dev); };
     qopts.watch_mounts = true;  // a mount replaced under a reused st_dev is identified afresh
   }
+  std::unique_ptr<BlockingMounts> blocking;
+  if (!options.backend) blocking = std::make_unique<BlockingMounts>(qopts.export_id);
   auto qids = QidMapper::Create(qopts);
   if (!qids) return Unexpected("qid map: " + qids.error().message);
   std::unique_ptr<Server> server(new Server(options));
   server->impl_->options = server->options_;
   server->impl_->fs = std::move(fs);
   server->impl_->qids = std::move(*qids);
+  server->impl_->blocking_mounts = std::move(blocking);
   server->impl_->identity = std::make_unique<IdentityPolicy>(options.identity, options.squash_uid, options.squash_gid,
                                                              options.root_squash, geteuid() == 0);
   unsigned workers = options.worker_threads ? options.worker_threads

@@ -12,7 +12,17 @@
 // with writev when the socket is writable; a worker's reply wakes the owner (the loop's queue
 // and one eventfd per loop, or the Run() thread's eventfd). Because a loop serves many
 // connections, nothing a loop runs may block indefinitely: what can (a FIFO's read, a blocking
-// lock) already goes to the workers so that a Tflush is still seen.
+// lock) already goes to the workers so that a Tflush is still seen. So does every request that
+// may reach a filesystem that can block indefinitely (NFS, CIFS, FUSE, 9p, ceph, AFS, cluster
+// filesystems, autofs: blocking_mounts.h), whatever its runs_on: a Tgetattr, Tlopen or Tclunk
+// of a fid on one, and, on an export that holds one, every Twalk of a name and every Tattach
+// below the root (Connection::NeedsWorkerForBlockingMount says why). On a thread per
+// connection a dead NFS server stalled only the connections that touched it; on a loop it
+// would stall every connection of that loop ("bad input gets a clear error and the server
+// keeps serving everyone else"). Such a request then holds one worker; its own connection goes
+// on (other requests, a Tflush that waits for it as flush(5) says). The mounts are known from
+// the mount table, watched, so the check costs no system call, and on an export without such
+// a mount (tmpfs, ext4) it is one atomic load: everything else runs where it ran before.
 // Why event loops and not a thread per connection (bench/README.md, "Many connections", the
 // numbers): p9xd had a thread per connection, with a 256 KiB stack and an eventfd each. On a
 // 2-CPU machine that cost 19-24 KiB of RSS per idle connection (the stack pages each thread
@@ -38,7 +48,8 @@
 // handlers_{session,file,tree,meta}.cc (one handler per T-message), fid_table.{h,cc} (fids and the
 // session generation), worker_pool.{h,cc}, credentials.{h,cc} (identity: attach-user resolution
 // and the per-request credential switch), server_state.h (what a server's connections share),
-// log.{h,cc}, server.cc (creation, connections' lifecycle, Shutdown, qids).
+// log.{h,cc}, server.cc (creation, connections' lifecycle, Shutdown, qids), blocking_mounts.{h,cc}
+// (which filesystems a loop must never wait on).
 #pragma once
 
 #include <sys/types.h>

@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "server/backend.h"
+#include "server/blocking_mounts.h"
 #include "server/credentials.h"
 #include "server/qid_map.h"
 #include "server/server.h"
@@ -28,6 +29,9 @@ struct Server::Impl {
   std::unique_ptr<QidMapper> qids;
   std::unique_ptr<WorkerPool> pool;
   std::unique_ptr<IdentityPolicy> identity;
+  // The export's filesystems that can block indefinitely (host exports only; null for a backend
+  // given in ServerOptions): what Connection::NeedsWorkerForBlockingMount asks.
+  std::unique_ptr<BlockingMounts> blocking_mounts;
   std::atomic<bool> stopping{false};
   // Guards stoppers. A leaf lock: the stoppers it runs take no lock.
   std::mutex connections_mu;

@@ -228,7 +228,9 @@ std::string GenerateMd(const json& spec) {
     }
     if (m.contains("runs_on")) {
       o << (m.contains("fids") ? "\n" : "") << "Runs "
-        << (m["runs_on"] == "worker" ? "on p9xd's worker pool (it may block on storage)" : "on the connection thread")
+        << (m["runs_on"] == "worker" ? "on p9xd's worker pool (it may block on storage)"
+                                     : "on the connection's event loop, or on the pool when its fid is on a filesystem "
+                                       "that can block indefinitely")
         << (m.value("reserves_count", false) ? "; the server reserves room for a reply of `count` bytes first" : "")
         << ".\n";
     }

@@ -134,6 +134,11 @@ class OpenFile {
   // engine reads through Read (MemFs, FIFOs, devices, O_DIRECT files). It stays open as long as
   // this OpenFile.
   virtual int SpliceSource() const { return -1; }
+  // A descriptor of a regular file that the kernel may fill from a pipe (splice(2)) for a
+  // Twrite whose payload went from the socket into that pipe, never through user space; or -1,
+  // and the engine writes through Write. -1 also for a file opened O_APPEND (splice(2): EINVAL
+  // "The target file is opened in append mode"). It stays open as long as this OpenFile.
+  virtual int SpliceTarget() const { return -1; }
   // True when Read and Write never wait for storage (the data lives in memory: tmpfs, ramfs,
   // MemFs), so that the engine may answer pipelined Treads and Twrites without a worker.
   virtual bool InMemory() const { return false; }

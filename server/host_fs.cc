@@ -153,7 +153,9 @@ HostOpenFile::~HostOpenFile() {
 
 HostOpenFile::HostOpenFile(int descriptor, uint32_t flags) : OpenFile(flags), fd(descriptor) {
   struct stat st {};
-  splice_source_ = fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && (fcntl(fd, F_GETFL) & O_DIRECT) == 0;
+  const int status_flags = fcntl(fd, F_GETFL);
+  splice_source_ = fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && status_flags >= 0 && (status_flags & O_DIRECT) == 0;
+  splice_target_ = splice_source_ && (status_flags & O_APPEND) == 0;
   struct statfs fs {};
   in_memory_ = splice_source_ && fstatfs(fd, &fs) == 0 && (fs.f_type == TMPFS_MAGIC || fs.f_type == RAMFS_MAGIC);
 }

@@ -62,6 +62,7 @@ class HostOpenFile final : public OpenFile {
   Result<size_t> Write(std::span<const uint8_t> data, uint64_t offset) override;
   Result<void> Sync(bool datasync) override;
   int SpliceSource() const override { return splice_source_ ? fd : -1; }
+  int SpliceTarget() const override { return splice_target_ ? fd : -1; }
   bool InMemory() const override { return in_memory_; }
   // Open-file-description locks (F_OFD_SETLK / F_OFD_GETLK) on this descriptor.
   Result<bool> SetLock(const ByteRangeLock& lock) override;
@@ -77,6 +78,7 @@ class HostOpenFile final : public OpenFile {
 
  private:
   bool splice_source_ = false;  // a regular file opened without O_DIRECT
+  bool splice_target_ = false;  // ... and without O_APPEND
   bool in_memory_ = false;      // a regular file on tmpfs or ramfs
 };
 

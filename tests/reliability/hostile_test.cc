@@ -59,8 +59,9 @@ Drained DrainUntilClosed(RawSocket& s, milliseconds wait) {
   return d;
 }
 
-// Tversion, Tattach fid 0, Twalk 0 -> 1 `name`, Tlopen 1: a raw connection with an open fid 1.
-bool OpenRaw(RawSocket& s, uint32_t msize, const char* name, uint32_t* agreed = nullptr) {
+// Tversion, Tattach fid 0, Twalk 0 -> 1 `name`, Tlopen 1 (`flags`): a raw connection with an
+// open fid 1.
+bool OpenRaw(RawSocket& s, uint32_t msize, const char* name, uint32_t* agreed = nullptr, uint32_t flags = kOpenRdonly) {
   const uint32_t m = s.Version(msize);
   if (agreed) *agreed = m;
   if (m == 0) return false;
@@ -71,7 +72,7 @@ bool OpenRaw(RawSocket& s, uint32_t msize, const char* name, uint32_t* agreed = 
   w.wnames.count = 1;
   w.wnames.names[0] = name;
   if (s.Call(1, w).first != static_cast<int>(MsgType::kRwalk)) return false;
-  return s.Call(1, Tlopen{1, kOpenRdonly}).first == static_cast<int>(MsgType::kRlopen);
+  return s.Call(1, Tlopen{1, flags}).first == static_cast<int>(MsgType::kRlopen);
 }
 
 class Hostile : public P9xdTest {};
@@ -228,6 +229,50 @@ TEST_F(Hostile, SlowClientIsServedAndDelaysNobody) {
   ExpectServerAlive();
   ExpectLatencyBounded(before, during);
   ExpectFdsReturnTo(fds);
+}
+
+// 3b. A large Twrite whose payload arrives in several TCP segments (p9xd splices it from the
+// socket as it comes), with the next request in the same segment as the payload's last bytes:
+// the payload lands whole at its (unaligned) offset, and the request behind it is answered, not
+// taken for data.
+TEST_F(Hostile, TwriteInSegmentsWithTheNextRequestBehindIt) {
+  StartServer();
+  RawSocket s(port_);
+  ASSERT_TRUE(s.ok());
+  ASSERT_TRUE(OpenRaw(s, 1 << 20, "big", nullptr, kOpenRdwr));
+  std::vector<uint8_t> data(100003);
+  for (size_t i = 0; i < data.size(); ++i) data[i] = static_cast<uint8_t>(i * 7 + (i >> 9));
+  const uint64_t offset = 4096 + 5;
+  const std::vector<uint8_t> write = RawSocket::EncodeMsg(7, Twrite{1, offset, Bytes{data}});
+  const std::vector<uint8_t> behind = RawSocket::EncodeMsg(8, Tgetattr{1, kGetattrBasic});
+  // The fixed part and 1,000 data bytes; 30,000 more; the rest and the Tgetattr together.
+  const size_t cuts[] = {23 + 1000, 23 + 31000};
+  ASSERT_TRUE(s.Send(std::span(write).first(cuts[0])));
+  std::this_thread::sleep_for(milliseconds(30));
+  ASSERT_TRUE(s.Send(std::span(write).subspan(cuts[0], cuts[1] - cuts[0])));
+  std::this_thread::sleep_for(milliseconds(30));
+  std::vector<uint8_t> last(write.begin() + static_cast<ptrdiff_t>(cuts[1]), write.end());
+  last.insert(last.end(), behind.begin(), behind.end());
+  ASSERT_TRUE(s.Send(last));
+  std::map<uint16_t, std::vector<uint8_t>> replies;
+  for (int i = 0; i < 2; ++i) {
+    std::vector<uint8_t> f;
+    ASSERT_EQ(s.ReadFrame(&f, milliseconds(10000)), Got::kFrame);
+    replies[static_cast<uint16_t>(f[5] | f[6] << 8)] = f;
+  }
+  ASSERT_EQ(replies[7].size(), 11u);
+  EXPECT_EQ(replies[7][4], static_cast<uint8_t>(MsgType::kRwrite));
+  EXPECT_EQ(p9x::internal::LoadLe<uint32_t>(replies[7].data() + 7), data.size());
+  ASSERT_FALSE(replies[8].empty());
+  EXPECT_EQ(replies[8][4], static_cast<uint8_t>(MsgType::kRgetattr));
+  s.Close();
+  const std::string big = ReadText(export_ + "/big");
+  ASSERT_EQ(big.size(), size_t{2} << 20);
+  EXPECT_EQ(big.substr(0, offset), std::string(offset, 'b'));
+  EXPECT_TRUE(big.compare(offset, data.size(), std::string(data.begin(), data.end())) == 0);
+  const size_t end = offset + data.size();
+  EXPECT_EQ(big.substr(end), std::string(big.size() - end, 'b'));
+  ExpectServerAlive();
 }
 
 // 4. A client pipelines Treads and never reads a reply. p9xd (--max-queued-reply-bytes 1 MiB)

@@ -662,10 +662,15 @@ void Connection::OnRequest(std::span<const uint8_t> frame) {
           return;
         }
         if constexpr (M::kRunsOnWorker) {
-          if (CanAnswerInline(msg, generation, alone)) {
-            Reply r = Handle(msg, req);
-            Complete(tag, generation, r ? std::move(*r) : ErrorFrame(tag, r.error()), false);
-            return;
+          if (const InlineAnswer how = CanAnswerInline(msg, generation, alone); how != InlineAnswer::kWorker) {
+            Request here = req;
+            here.no_wait = how == InlineAnswer::kHereWithoutWaiting;
+            Reply r = Handle(msg, here);
+            // EAGAIN without waiting: the worker does it again, and may wait.
+            if (!here.no_wait || r || r.error() != Errno::kEAGAIN) {
+              Complete(tag, generation, r ? std::move(*r) : ErrorFrame(tag, r.error()), false);
+              return;
+            }
           }
           // The job owns a copy of the frame and decodes it again there, so no view outlives the
           // bytes it points into (the read buffer is reused for the next frames). A large
@@ -746,19 +751,25 @@ void Connection::RunWorkerJob(void* arg) {
 }
 
 template <class M>
-bool Connection::CanAnswerInline(const M& msg, uint64_t generation, bool alone) {
+Connection::InlineAnswer Connection::CanAnswerInline(const M& msg, uint64_t generation, bool alone) {
   if constexpr (std::is_same_v<M, Tread> || std::is_same_v<M, Twrite>) {
     FidRef f = GetFid(msg.fid, generation);
-    if (!f) return true;  // answered EBADF at once
+    if (!f) return InlineAnswer::kHere;  // answered EBADF at once
     std::lock_guard lock(f->mu);
-    if (f->kind != Fid::Kind::kNode) return alone;  // an xattr fid's value is in memory
-    if (!f->node || f->node->type() != S_IFREG) return false;
+    if (f->kind != Fid::Kind::kNode)
+      return alone ? InlineAnswer::kHere : InlineAnswer::kWorker;  // an xattr fid's value is in memory
+    if (!f->node || f->node->type() != S_IFREG) return InlineAnswer::kWorker;
     // Pipelined requests on a file whose data is in memory never wait on storage: answering
     // them here, one after the other, costs no thread hand-off (a futex and an eventfd each way
     // per request, bench/PROFILE.md P2), and a Tflush behind them still finds them answered.
-    return alone || (f->open && f->open->InMemory());
+    if (alone || (f->open && f->open->InMemory())) return InlineAnswer::kHere;
+    // On a filesystem with storage behind it they are tried here without waiting (RWF_NOWAIT);
+    // what would wait goes to a worker. Not a spliced payload: splice(2) into a file cannot be
+    // asked not to wait.
+    if (!f->open || (std::is_same_v<M, Twrite> && payload_ != nullptr)) return InlineAnswer::kWorker;
+    return InlineAnswer::kHereWithoutWaiting;
   } else {
-    return alone;
+    return alone ? InlineAnswer::kHere : InlineAnswer::kWorker;
   }
 }
 

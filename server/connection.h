@@ -39,6 +39,10 @@ struct Request {
   // A Twrite whose payload was spliced from the socket into a pipe: the data is there, and the
   // decoded message's data is empty (Connection's framing comment). Null for every other request.
   SplicedPayload* payload = nullptr;
+  // Tread/Twrite run on the event loop must not wait for storage: a read whose data is not
+  // cached, or a write that would wait, fails with EAGAIN instead (OpenFile::Cached,
+  // OpenFile::WriteNoWait) and the request goes to a worker.
+  bool no_wait = false;
 };
 
 // An allocator that leaves new bytes uninitialised: a buffer that read(2) or a reply's encoder
@@ -316,10 +320,14 @@ class Connection : public std::enable_shared_from_this<Connection> {
   // flight and no other bytes have arrived, there is nothing to keep reading for: answering it
   // here saves two thread wake-ups, the most expensive part of a small request (bench/
   // PROFILE.md P2). Never for Tread/Twrite of anything but a regular file or an xattr fid: a
-  // FIFO can block for ever, and then a Tflush must still be answered.
+  // FIFO can block for ever, and then a Tflush must still be answered. Pipelined Treads and
+  // Twrites of regular files are answered here too: always on tmpfs/ramfs (OpenFile::InMemory),
+  // elsewhere when they need not wait for storage (kHereWithoutWaiting: Request::no_wait; a
+  // handler that would wait answers EAGAIN instead, and the request goes to a worker).
+  enum class InlineAnswer : uint8_t { kWorker, kHere, kHereWithoutWaiting };
   template <class M>
   // `alone`: this is the only request in flight and no other bytes have arrived.
-  bool CanAnswerInline(const M& msg, uint64_t generation, bool alone);
+  InlineAnswer CanAnswerInline(const M& msg, uint64_t generation, bool alone);
   // Queues a reply for `tag` and retires the tag, queueing the Rflush of every Tflush that was
   // waiting for it (after the reply: flush(5)). Drops it if a Tversion came in between.
   // `release`: the bytes this request had reserved (OverBudgetLocked), given back whether or not

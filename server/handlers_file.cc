@@ -61,6 +61,7 @@ Reply Connection::Handle(const Tread& m, const Request& req) {
   const std::shared_ptr<OpenFile> open = f->OpenNode();
   if (!open) return Unexpected(Errno::kEBADF);
   P9X_ACT_AS(f);
+  if (req.no_wait && !open->Cached(m.offset, count)) return Unexpected(Errno::kEAGAIN);
   // A regular file's pages go from the page cache to the socket by splice(2), never copied
   // through user space; a short count is cheaper to copy than to splice (three system calls
   // instead of two).
@@ -171,7 +172,7 @@ Reply Connection::Handle(const Twrite& m, const Request& req) {
     }
     if (auto r = drain(); !r) return Unexpected(r.error());
   }
-  auto n = open->Write(data, m.offset);
+  auto n = req.no_wait ? open->WriteNoWait(data, m.offset) : open->Write(data, m.offset);
   if (!n) return Unexpected(n.error());
   return Make(req, Rwrite{static_cast<uint32_t>(*n)});
 }

@@ -275,6 +275,57 @@ TEST_F(Hostile, TwriteInSegmentsWithTheNextRequestBehindIt) {
   ExpectServerAlive();
 }
 
+// 3c. Pipelined Treads and Twrites on a filesystem with storage behind it (the export is under
+// TMPDIR, ext4 on the CI machines) are tried on the event loop without waiting (RWF_NOWAIT): data
+// that is not in the page cache, and writes the filesystem cannot do without waiting (ext4:
+// EOPNOTSUPP), go to a worker and are answered all the same, never with EAGAIN.
+TEST_F(Hostile, PipelinedIoThatWouldWaitForStorageIsAnswered) {
+  StartServer();
+  RawSocket s(port_);
+  ASSERT_TRUE(s.ok());
+  ASSERT_TRUE(OpenRaw(s, 1 << 20, "big", nullptr, kOpenRdwr));
+  // Out of the page cache (clean pages are dropped by POSIX_FADV_DONTNEED): the Treads must wait
+  // for the disk.
+  {
+    const int fd = open((export_ + "/big").c_str(), O_RDONLY | O_CLOEXEC);
+    ASSERT_GE(fd, 0);
+    ASSERT_EQ(fdatasync(fd), 0);
+    ASSERT_EQ(posix_fadvise(fd, 0, 0, POSIX_FADV_DONTNEED), 0);
+    close(fd);
+  }
+  const uint32_t count = 128 * 1024;
+  std::vector<uint8_t> burst;
+  for (uint16_t tag = 10; tag < 14; ++tag) {
+    const auto f = RawSocket::EncodeMsg(tag, Tread{1, uint64_t{tag - 10u} * 300000, count});
+    burst.insert(burst.end(), f.begin(), f.end());
+  }
+  const std::vector<uint8_t> small(4096, 'w');
+  for (uint16_t tag = 20; tag < 24; ++tag) {
+    const auto f = RawSocket::EncodeMsg(tag, Twrite{1, (uint64_t{1} << 20) + (tag - 20u) * 4096, Bytes{small}});
+    burst.insert(burst.end(), f.begin(), f.end());
+  }
+  ASSERT_TRUE(s.Send(burst));
+  for (int i = 0; i < 8; ++i) {
+    std::vector<uint8_t> f;
+    ASSERT_EQ(s.ReadFrame(&f, milliseconds(10000)), Got::kFrame);
+    const uint16_t tag = static_cast<uint16_t>(f[5] | f[6] << 8);
+    ASSERT_NE(f[4], static_cast<uint8_t>(MsgType::kRlerror))
+        << "tag " << tag << ": errno " << p9x::internal::LoadLe<uint32_t>(f.data() + 7);
+    if (tag < 20) {
+      ASSERT_EQ(f[4], static_cast<uint8_t>(MsgType::kRread));
+      EXPECT_EQ(p9x::internal::LoadLe<uint32_t>(f.data() + 7), count);
+      EXPECT_EQ(std::string(f.begin() + 11, f.end()), std::string(count, 'b'));
+    } else {
+      ASSERT_EQ(f[4], static_cast<uint8_t>(MsgType::kRwrite));
+      EXPECT_EQ(p9x::internal::LoadLe<uint32_t>(f.data() + 7), small.size());
+    }
+  }
+  s.Close();
+  const std::string big = ReadText(export_ + "/big");
+  EXPECT_EQ(big.substr(1 << 20, 4 * 4096), std::string(4 * 4096, 'w'));
+  ExpectServerAlive();
+}
+
 // 4. A client pipelines Treads and never reads a reply. p9xd (--max-queued-reply-bytes 1 MiB)
 // must stop taking its requests once that much is queued: its RSS stays below the bound plus
 // slack while the client is stuck, and others are served. `offset` past the end of the file
@@ -368,7 +419,13 @@ TEST_F(Hostile, TagReusedWhileInFlightClosesTheConnection) {
     ASSERT_TRUE(OpenRaw(s, 65536, "big"));
     // Fifty Treads with tag 7 in one write: the first goes to a worker, so a later one arrives
     // while tag 7 is in flight (all fifty completing between two frames of one buffer is not
-    // possible in practice).
+    // possible in practice). It goes to a worker because its data is not in the page cache
+    // (dropped here): a pipelined Tread of cached data is answered on the event loop.
+    const int fd = open((export_ + "/big").c_str(), O_RDONLY | O_CLOEXEC);
+    ASSERT_GE(fd, 0);
+    ASSERT_EQ(fdatasync(fd), 0);  // POSIX_FADV_DONTNEED drops clean pages only
+    ASSERT_EQ(posix_fadvise(fd, 0, 0, POSIX_FADV_DONTNEED), 0);
+    close(fd);
     std::vector<uint8_t> burst;
     for (int i = 0; i < 50; ++i) {
       auto f = RawSocket::EncodeMsg(7, Tread{1, 0, 60000});

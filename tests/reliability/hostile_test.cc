@@ -75,6 +75,16 @@ bool OpenRaw(RawSocket& s, uint32_t msize, const char* name, uint32_t* agreed = 
   return s.Call(1, Tlopen{1, flags}).first == static_cast<int>(MsgType::kRlopen);
 }
 
+// Drops `path`'s pages from the page cache (written back first: POSIX_FADV_DONTNEED drops clean
+// pages only), so that p9xd's next Tread of it must wait for the disk.
+void DropFromPageCache(const std::string& path) {
+  const int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  ASSERT_GE(fd, 0);
+  ASSERT_EQ(fdatasync(fd), 0);
+  ASSERT_EQ(posix_fadvise(fd, 0, 0, POSIX_FADV_DONTNEED), 0);
+  close(fd);
+}
+
 class Hostile : public P9xdTest {};
 
 // 1. Every invalid golden vector on its own connection, after a valid Tversion: the server
@@ -284,15 +294,8 @@ TEST_F(Hostile, PipelinedIoThatWouldWaitForStorageIsAnswered) {
   RawSocket s(port_);
   ASSERT_TRUE(s.ok());
   ASSERT_TRUE(OpenRaw(s, 1 << 20, "big", nullptr, kOpenRdwr));
-  // Out of the page cache (clean pages are dropped by POSIX_FADV_DONTNEED): the Treads must wait
-  // for the disk.
-  {
-    const int fd = open((export_ + "/big").c_str(), O_RDONLY | O_CLOEXEC);
-    ASSERT_GE(fd, 0);
-    ASSERT_EQ(fdatasync(fd), 0);
-    ASSERT_EQ(posix_fadvise(fd, 0, 0, POSIX_FADV_DONTNEED), 0);
-    close(fd);
-  }
+  // Out of the page cache: the Treads must wait for the disk.
+  ASSERT_NO_FATAL_FAILURE(DropFromPageCache(export_ + "/big"));
   const uint32_t count = 128 * 1024;
   std::vector<uint8_t> burst;
   for (uint16_t tag = 10; tag < 14; ++tag) {
@@ -421,11 +424,7 @@ TEST_F(Hostile, TagReusedWhileInFlightClosesTheConnection) {
     // while tag 7 is in flight (all fifty completing between two frames of one buffer is not
     // possible in practice). It goes to a worker because its data is not in the page cache
     // (dropped here): a pipelined Tread of cached data is answered on the event loop.
-    const int fd = open((export_ + "/big").c_str(), O_RDONLY | O_CLOEXEC);
-    ASSERT_GE(fd, 0);
-    ASSERT_EQ(fdatasync(fd), 0);  // POSIX_FADV_DONTNEED drops clean pages only
-    ASSERT_EQ(posix_fadvise(fd, 0, 0, POSIX_FADV_DONTNEED), 0);
-    close(fd);
+    ASSERT_NO_FATAL_FAILURE(DropFromPageCache(export_ + "/big"));
     std::vector<uint8_t> burst;
     for (int i = 0; i < 50; ++i) {
       auto f = RawSocket::EncodeMsg(7, Tread{1, 0, 60000});
@@ -453,6 +452,9 @@ TEST_F(Hostile, NoReplyOfAnEndedSessionFollowsTheRversion) {
   RawSocket s(port_);
   ASSERT_TRUE(s.ok());
   ASSERT_TRUE(OpenRaw(s, 8192, "big"));
+  // Out of the page cache, so that Treads go to workers (a pipelined Tread of cached data is
+  // answered on the event loop, and then none is in flight when the Tversion arrives).
+  ASSERT_NO_FATAL_FAILURE(DropFromPageCache(export_ + "/big"));
   std::vector<uint8_t> burst;
   constexpr int kReads = 1000;
   for (int i = 0; i < kReads; ++i) {

@@ -21,7 +21,9 @@
 #   --server-spec  an extra server; templates take {port} {path} {fd} {dir}, see
 #               bench/p9bench/matrix.h. P9XD_ANAME sets p9xd's attach name (default: empty).
 #
-# The export tree lives on tmpfs (/dev/shm) so that the disk is not what is measured. Needs
+# The export tree lives on tmpfs (/dev/shm) so that the disk is not what is measured;
+# P9BENCH_WORK_PARENT=DIR puts it on DIR's filesystem instead (e.g. an ext4 mount, to measure
+# a disk filesystem's page cache). Needs
 # build/bench/p9bench/p9bench (scripts/build.sh) and diod (scripts/setup.sh). Run as root:
 # diod exports as root, and 1,000 connections need a raised descriptor limit.
 set -euo pipefail
@@ -41,7 +43,7 @@ while [[ $# -gt 0 ]]; do
     --only) only=$2; shift 2 ;;
     --server-spec) extra_specs+=("$2"); shift 2 ;;
     --busy-conns|--idle-conns) conn_args+=("$1" "$2"); shift 2 ;;
-    -h|--help) sed -n '2,26p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,28p' "$0"; exit 0 ;;
     *) echo "run-matrix.sh: unknown argument $1" >&2; exit 64 ;;
   esac
 done
@@ -53,7 +55,7 @@ if [[ ! -x "$p9bench" ]]; then
 fi
 [[ -z "$out" ]] && out=$build/bench-results/$(date -u +%Y%m%d-%H%M%S)
 mkdir -p "$out"
-work=$(mktemp -d /dev/shm/p9bench.XXXXXX 2>/dev/null || mktemp -d /tmp/p9bench.XXXXXX)
+work=$(mktemp -d "${P9BENCH_WORK_PARENT:-/dev/shm}/p9bench.XXXXXX" 2>/dev/null || mktemp -d /tmp/p9bench.XXXXXX)
 cleanup() { rm -rf "$work"; }
 trap cleanup EXIT
 # 10,000 idle connections beside 1,000 busy ones take a descriptor each in the client and one or

@@ -134,9 +134,35 @@ class OpenFile {
   // engine reads through Read (MemFs, FIFOs, devices, O_DIRECT files). It stays open as long as
   // this OpenFile.
   virtual int SpliceSource() const { return -1; }
+  // A descriptor of a regular file that the kernel may fill from a pipe (splice(2)) for a
+  // Twrite whose payload went from the socket into that pipe, never through user space; or -1,
+  // and the engine writes through Write. -1 also for a file opened O_APPEND (splice(2): EINVAL
+  // "The target file is opened in append mode"). It stays open as long as this OpenFile.
+  virtual int SpliceTarget() const { return -1; }
   // True when Read and Write never wait for storage (the data lives in memory: tmpfs, ramfs,
   // MemFs), so that the engine may answer pipelined Treads and Twrites without a worker.
   virtual bool InMemory() const { return false; }
+  // Whether a Read of `count` bytes at `offset` would find them in memory: true for InMemory
+  // files; for others, whether the first and the last of those bytes are in the page cache
+  // (preadv2(2) RWF_NOWAIT of one byte each: EAGAIN "if data would have to be read from the
+  // backing storage"). Readahead fills a file's cache in order, so a range whose ends are cached
+  // is, in practice, cached; a miss in between waits for storage once. False when the file's
+  // filesystem cannot tell (EOPNOTSUPP).
+  virtual bool Cached(uint64_t offset, size_t count) {
+    (void)offset;
+    (void)count;
+    return InMemory();
+  }
+  // Write without waiting for storage (pwritev2(2) RWF_NOWAIT): the bytes written, or EAGAIN
+  // when the whole write could not be done without waiting (block allocation, locks, dirty-page
+  // throttling), or when the filesystem cannot write without waiting (EOPNOTSUPP). After EAGAIN
+  // the engine does the write again on a worker with Write: a write at an offset may be redone
+  // (files opened O_APPEND never come here).
+  virtual Result<size_t> WriteNoWait(std::span<const uint8_t> data, uint64_t offset) {
+    (void)data;
+    (void)offset;
+    return Unexpected(Errno::kEAGAIN);
+  }
   // Sets or releases a lock without ever waiting: true when done, false when another owner's
   // lock conflicts (the engine answers Rlock BLOCKED; the Linux client retries).
   virtual Result<bool> SetLock(const ByteRangeLock& lock) = 0;

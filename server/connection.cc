@@ -5,6 +5,7 @@
 
 #include <fcntl.h>
 #include <poll.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/uio.h>
@@ -18,6 +19,7 @@
 #include <type_traits>
 
 #include "codec/text.h"
+#include "codec/wire.h"
 #include "server/blocking_mounts.h"
 #include "server/log.h"
 
@@ -158,6 +160,7 @@ void Connection::Run() {
 }
 
 bool Connection::ReadSome() {
+  if (splicing_) return ReadSplicedPayload();
   for (;;) {
     // Into the large frame being read, up to its end; else into in_.
     const bool large = !large_.empty();
@@ -178,6 +181,133 @@ bool Connection::ReadSome() {
     if (errno == EINTR) continue;
     return errno == EAGAIN || errno == EWOULDBLOCK;
   }
+}
+
+// ---- a Twrite's payload spliced from the socket (connection.h, the framing comment) ----
+
+bool Connection::BeginSplicedWrite(const uint8_t* frame, size_t available, uint32_t frame_size) {
+  if (!splice_from_peer_ || s_.options.read_only || available < kTwriteFixedSize ||
+      frame[4] != static_cast<uint8_t>(MsgType::kTwrite)) {
+    return false;
+  }
+  const uint32_t data_size = frame_size - static_cast<uint32_t>(kTwriteFixedSize);
+  // A count that disagrees with the frame's size is refused by the codec once the frame is
+  // whole, as any malformed frame: that frame is read into a buffer.
+  if (p9x::internal::LoadLe<uint32_t>(frame + kTwriteFixedSize - 4) != data_size || data_size < kMinSplicedWrite) {
+    return false;
+  }
+  FidRef f = GetFid(p9x::internal::LoadLe<uint32_t>(frame + kHeaderSize), fids_.generation());
+  if (!f) return false;
+  // Only a hint: a request still on a worker may change the fid before this one runs, and the
+  // handler copes with any fid (DrainPayload).
+  const std::shared_ptr<OpenFile> open = f->OpenNode();
+  if (!open || open->SpliceTarget() < 0) return false;
+  SplicePipe pipe = TakePipe(data_size);
+  if (!pipe.valid()) return false;
+  // The payload bytes that came with the fixed part: into the pipe (a copy of at most the read
+  // buffer; the pipe is empty and holds data_size bytes, so it takes them at once).
+  const size_t early = available - kTwriteFixedSize;
+  if (early > 0) {
+    ssize_t w;
+    do {
+      w = write(pipe.write_fd(), frame + kTwriteFixedSize, early);
+    } while (w < 0 && errno == EINTR);
+    if (w != static_cast<ssize_t>(early)) {
+      ReturnPipe(std::move(pipe), false);
+      return false;
+    }
+  }
+  std::memcpy(spliced_head_.data(), frame, kTwriteFixedSize);
+  spliced_.pipe = std::move(pipe);
+  spliced_.size = data_size;
+  spliced_.in_pipe = static_cast<uint32_t>(early);
+  splicing_ = true;
+  return true;
+}
+
+bool Connection::ReadSplicedPayload() {
+  for (;;) {
+    const size_t room = spliced_.size - spliced_.in_pipe;
+    if (room == 0) return true;  // whole: ProcessFrames dispatches it
+    const ssize_t r = splice(rfd_, nullptr, spliced_.pipe.write_fd(), nullptr, room, SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
+    if (r > 0) {
+      spliced_.in_pipe += static_cast<uint32_t>(r);
+      // Less than asked: the socket had no more (as ReadSome), or the pipe is full, which the
+      // next round finds out.
+      if (static_cast<size_t>(r) < room) return true;
+      continue;
+    }
+    if (r == 0) return false;
+    const int error = errno;
+    if (error == EINTR) continue;
+    if (error == EAGAIN) {
+      // The socket is empty, or the pipe is full while the socket still has data.
+      int queued = 0;
+      if (ioctl(rfd_, FIONREAD, &queued) != 0 || queued == 0) return true;
+    }
+    // From here on this connection reads payloads into buffers: a pipe that filled once will
+    // fill again, and every such payload would be spliced and then copied.
+    splice_from_peer_ = false;
+    SplicedPayloadToLarge();
+    return fatal_ ? true : ReadSome();
+  }
+}
+
+void Connection::SplicedPayloadToLarge() {
+  {
+    std::lock_guard lock(out_mu_);
+    large_ = std::move(spare_large_);
+    spare_large_ = FrameBytes();
+  }
+  large_.resize(kTwriteFixedSize + spliced_.size);
+  std::memcpy(large_.data(), spliced_head_.data(), kTwriteFixedSize);
+  size_t got = 0;
+  while (got < spliced_.in_pipe) {
+    const ssize_t r = read(spliced_.pipe.read_fd(), large_.data() + kTwriteFixedSize + got, spliced_.in_pipe - got);
+    if (r > 0) {
+      got += static_cast<size_t>(r);
+    } else if (r < 0 && errno == EINTR) {
+      continue;
+    } else {
+      break;
+    }
+  }
+  // Bytes of the frame that cannot be read back are lost, and the framing with them.
+  if (got < spliced_.in_pipe) fatal_ = true;
+  large_len_ = kTwriteFixedSize + got;
+  ReturnPipe(std::move(spliced_.pipe), got == spliced_.in_pipe);
+  spliced_ = SplicedPayload();
+  splicing_ = false;
+}
+
+bool Connection::ProcessSplicedWrite() {
+  if (spliced_.in_pipe < spliced_.size) return false;
+  {
+    std::lock_guard lock(out_mu_);
+    if (OverBudgetLocked()) {
+      frames_left_ = true;
+      return false;
+    }
+  }
+  // The fixed part as a frame of its own, a Twrite of no data, for the codec and the dispatch.
+  std::array<uint8_t, kTwriteFixedSize> head = spliced_head_;
+  p9x::internal::StoreLe<uint32_t>(head.data(), static_cast<uint32_t>(kTwriteFixedSize));
+  p9x::internal::StoreLe<uint32_t>(head.data() + kTwriteFixedSize - 4, 0);
+  SplicedPayload payload = std::move(spliced_);
+  spliced_ = SplicedPayload();
+  splicing_ = false;
+  if (s_.options.trace) {
+    std::fprintf(stderr, "p9xd: %s <- Twrite tag %u: %u data bytes spliced, not shown\n", peer_.c_str(),
+                 static_cast<unsigned>(head[5] | head[6] << 8), payload.size);
+  }
+  more_input_ = in_len_ > 0;
+  payload_ = &payload;
+  Dispatch(head);
+  payload_ = nullptr;
+  // Refused before its handler ran (a bad fid, a reused tag...), or answered here: the pipe
+  // goes back (closed if data is left in it).
+  ReturnPipe(std::move(payload.pipe), payload.in_pipe == 0);
+  return true;
 }
 
 // ---- splice pipes ----
@@ -417,6 +547,7 @@ bool Connection::ProcessLargeFrame() {
 
 void Connection::ProcessFrames() {
   frames_left_ = false;
+  if (splicing_ && !ProcessSplicedWrite()) return;
   if (!large_.empty() && !ProcessLargeFrame()) return;
   size_t pos = 0;
   while (!fatal_ && in_len_ - pos >= 4) {
@@ -442,7 +573,9 @@ void Connection::ProcessFrames() {
       break;
     }
     if (next->frame.empty()) {
-      if (next->needed > in_.size()) {
+      if (next->needed > in_.size() && BeginSplicedWrite(p, in_len_ - pos, next->needed)) {
+        in_len_ = pos;
+      } else if (next->needed > in_.size()) {
         // A frame larger than in_ (bounded by msize): read into a buffer of its own (large_).
         {
           std::lock_guard lock(out_mu_);
@@ -538,7 +671,7 @@ void Connection::OnRequest(std::span<const uint8_t> frame) {
         HandleFlush(msg, tag);
         return;
       } else {
-        const Request req{tag, session_.wire(), generation};
+        const Request req{tag, session_.wire(), generation, payload_};
         if (Errno e = CheckFidRoles(msg, [&](uint32_t f) { return HasFid(f); }); e != Errno::kOk) {
           Complete(tag, generation, ErrorFrame(tag, e), false);
           return;
@@ -547,17 +680,21 @@ void Connection::OnRequest(std::span<const uint8_t> frame) {
           Complete(tag, generation, ErrorFrame(tag, Errno::kEROFS), false);
           return;
         }
-        // spec/messages.json runs_on, except on a filesystem that can block indefinitely.
-        bool here;
-        if constexpr (M::kRunsOnWorker) {
-          here = !NeedsWorkerForBlockingMount(msg, generation) && CanAnswerInline(msg, generation, alone);
-        } else {
-          here = !NeedsWorkerForBlockingMount(msg, generation);
-        }
-        if (here) {
-          Reply r = Handle(msg, req);
-          Complete(tag, generation, r ? std::move(*r) : ErrorFrame(tag, r.error()), false);
-          return;
+        // spec/messages.json runs_on, except on a filesystem that can block indefinitely, which
+        // no event loop may wait on (NeedsWorkerForBlockingMount).
+        if (!NeedsWorkerForBlockingMount(msg, generation)) {
+          InlineAnswer how = InlineAnswer::kHere;
+          if constexpr (M::kRunsOnWorker) how = CanAnswerInline(msg, generation, alone);
+          if (how != InlineAnswer::kWorker) {
+            Request here = req;
+            here.no_wait = how == InlineAnswer::kHereWithoutWaiting;
+            Reply r = Handle(msg, here);
+            // EAGAIN without waiting: the worker does it again, and may wait.
+            if (!here.no_wait || r || r.error() != Errno::kEAGAIN) {
+              Complete(tag, generation, r ? std::move(*r) : ErrorFrame(tag, r.error()), false);
+              return;
+            }
+          }
         }
         // The job owns a copy of the frame and decodes it again there, so no view outlives the
         // bytes it points into (the read buffer is reused for the next frames). A large frame's
@@ -572,6 +709,12 @@ void Connection::OnRequest(std::span<const uint8_t> frame) {
         job->req = req;
         job->handle = &Connection::RunJob<M>;
         job->reserve = job->frame.size() + kHeaderSize + 4;
+        if (payload_ != nullptr) {
+          job->payload = std::move(*payload_);
+          *payload_ = SplicedPayload();
+          job->req.payload = &job->payload;
+          job->reserve += job->payload.size;
+        }
         if constexpr (M::kReservesCount) {
           job->reserve += std::min(msg.count, req.wire.msize - kRreadHeaderSize);
         }
@@ -617,6 +760,8 @@ void Connection::RunWorkerJob(void* arg) {
   // free list (or freed), never while another thread could take the job.
   std::shared_ptr<Connection> self = std::move(job->keep_alive);
   std::lock_guard lock(self->out_mu_);
+  self->ReturnPipeLocked(std::move(job->payload.pipe), job->payload.in_pipe == 0);
+  job->payload = SplicedPayload();
   if (job->frame.capacity() > kInitialReadBuffer) {
     // A large frame's buffer goes back to the large-frame reading; a job keeps only a small one.
     if (job->frame.capacity() > self->spare_large_.capacity()) std::swap(self->spare_large_, job->frame);
@@ -626,19 +771,25 @@ void Connection::RunWorkerJob(void* arg) {
 }
 
 template <class M>
-bool Connection::CanAnswerInline(const M& msg, uint64_t generation, bool alone) {
+Connection::InlineAnswer Connection::CanAnswerInline(const M& msg, uint64_t generation, bool alone) {
   if constexpr (std::is_same_v<M, Tread> || std::is_same_v<M, Twrite>) {
     FidRef f = GetFid(msg.fid, generation);
-    if (!f) return true;  // answered EBADF at once
+    if (!f) return InlineAnswer::kHere;  // answered EBADF at once
     std::lock_guard lock(f->mu);
-    if (f->kind != Fid::Kind::kNode) return alone;  // an xattr fid's value is in memory
-    if (!f->node || f->node->type() != S_IFREG) return false;
+    if (f->kind != Fid::Kind::kNode)
+      return alone ? InlineAnswer::kHere : InlineAnswer::kWorker;  // an xattr fid's value is in memory
+    if (!f->node || f->node->type() != S_IFREG) return InlineAnswer::kWorker;
     // Pipelined requests on a file whose data is in memory never wait on storage: answering
     // them here, one after the other, costs no thread hand-off (a futex and an eventfd each way
     // per request, bench/PROFILE.md P2), and a Tflush behind them still finds them answered.
-    return alone || (f->open && f->open->InMemory());
+    if (alone || (f->open && f->open->InMemory())) return InlineAnswer::kHere;
+    // On a filesystem with storage behind it they are tried here without waiting (RWF_NOWAIT);
+    // what would wait goes to a worker. Not a spliced payload: splice(2) into a file cannot be
+    // asked not to wait.
+    if (!f->open || (std::is_same_v<M, Twrite> && payload_ != nullptr)) return InlineAnswer::kWorker;
+    return InlineAnswer::kHereWithoutWaiting;
   } else {
-    return alone;
+    return alone ? InlineAnswer::kHere : InlineAnswer::kWorker;
   }
 }
 

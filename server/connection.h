@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <array>
 #include <atomic>
 #include <cstdint>
 #include <memory>
@@ -28,11 +29,20 @@
 
 namespace p9x::server {
 
+struct SplicedPayload;
+
 // A request as its handler sees it.
 struct Request {
   uint16_t tag;
   WireContext wire;
   uint64_t generation;  // the session it belongs to (FidTable)
+  // A Twrite whose payload was spliced from the socket into a pipe: the data is there, and the
+  // decoded message's data is empty (Connection's framing comment). Null for every other request.
+  SplicedPayload* payload = nullptr;
+  // Tread/Twrite run on the event loop must not wait for storage: a read whose data is not
+  // cached, or a write that would wait, fails with EAGAIN instead (OpenFile::Cached,
+  // OpenFile::WriteNoWait) and the request goes to a worker.
+  bool no_wait = false;
 };
 
 // An allocator that leaves new bytes uninitialised: a buffer that read(2) or a reply's encoder
@@ -101,6 +111,18 @@ class SplicePipe {
   int write_fd_ = -1;
   size_t capacity_ = 0;
 };
+
+// The payload of a large Twrite that went from the socket into a pipe by splice(2) instead of
+// into a buffer: `in_pipe` of its `size` bytes are in `pipe` (all of them once the frame is
+// whole; fewer after the handler moved some into the file).
+struct SplicedPayload {
+  SplicePipe pipe;
+  uint32_t size = 0;
+  uint32_t in_pipe = 0;
+};
+
+// size[4] type[1] tag[2] fid[4] offset[8] count[4]: the part of a Twrite before its data.
+constexpr size_t kTwriteFixedSize = kHeaderSize + 4 + 8 + 4;
 
 // One reply as it is queued and sent. On the wire it is `bytes`, then `spliced` bytes waiting in
 // `pipe`, then `tail`. Only an Rread of a regular file uses the last two: `bytes` is then its
@@ -200,6 +222,9 @@ constexpr size_t kMaxUnusedReplyBytes = 4096;
 // An Rread of a regular file with at least this many bytes moves them by splice(2); a shorter one
 // copies them (pread + writev: two system calls against three, and a small copy is cheap).
 constexpr uint32_t kMinSplicedRead = 16 * 1024;
+// A Twrite to a regular file (OpenFile::SpliceTarget) with at least this much data and too large
+// for the read buffer moves it by splice(2), socket -> pipe -> file (Connection's framing comment).
+constexpr uint32_t kMinSplicedWrite = 16 * 1024;
 
 class Connection;
 class EventLoop;  // server.cc: drives many connections on one thread (server.h, "Threading")
@@ -220,6 +245,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
     if (loop_ == nullptr) wake_fd_ = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
     struct stat st {};
     splice_to_peer_ = fstat(wfd_, &st) == 0 && S_ISSOCK(st.st_mode);
+    splice_from_peer_ = fstat(rfd_, &st) == 0 && S_ISSOCK(st.st_mode);
   }
   ~Connection() {
     if (wake_fd_ >= 0) close(wake_fd_);
@@ -274,16 +300,34 @@ class Connection : public std::enable_shared_from_this<Connection> {
   void ProcessFrames();
   // Dispatches large_ once it holds its whole frame; false while it is incomplete.
   bool ProcessLargeFrame();
+  // A large Twrite whose first `available` bytes (at least its fixed part) are at `frame`, of
+  // `frame_size` bytes in all (NextFrame's `needed`): when its file takes spliced data, moves the
+  // payload bytes already read into a pipe and returns true; the rest of the payload is then
+  // spliced from the socket (ReadSplicedPayload). False: read it into large_ as any frame.
+  bool BeginSplicedWrite(const uint8_t* frame, size_t available, uint32_t frame_size);
+  // ReadSome while a Twrite's payload is being spliced: the socket into the pipe, never beyond
+  // the frame. False at end of input.
+  bool ReadSplicedPayload();
+  // The pipe filled before the payload was whole (a socket's data occupies a pipe's slots in
+  // pieces smaller than a page), or the socket cannot splice: what the pipe holds moves to
+  // large_, which takes the rest of the frame as any large frame.
+  void SplicedPayloadToLarge();
+  // Dispatches the spliced Twrite once its payload is whole; false while it is incomplete.
+  bool ProcessSplicedWrite();
   void Dispatch(std::span<const uint8_t> frame);
   // A request that may block goes to the worker pool so that the connection keeps reading
   // (pipelined requests run side by side, a Tflush is seen). When it is the only request in
   // flight and no other bytes have arrived, there is nothing to keep reading for: answering it
   // here saves two thread wake-ups, the most expensive part of a small request (bench/
   // PROFILE.md P2). Never for Tread/Twrite of anything but a regular file or an xattr fid: a
-  // FIFO can block for ever, and then a Tflush must still be answered.
+  // FIFO can block for ever, and then a Tflush must still be answered. Pipelined Treads and
+  // Twrites of regular files are answered here too: always on tmpfs/ramfs (OpenFile::InMemory),
+  // elsewhere when they need not wait for storage (kHereWithoutWaiting: Request::no_wait; a
+  // handler that would wait answers EAGAIN instead, and the request goes to a worker).
+  enum class InlineAnswer : uint8_t { kWorker, kHere, kHereWithoutWaiting };
   template <class M>
   // `alone`: this is the only request in flight and no other bytes have arrived.
-  bool CanAnswerInline(const M& msg, uint64_t generation, bool alone);
+  InlineAnswer CanAnswerInline(const M& msg, uint64_t generation, bool alone);
   // The one rule that overrides both spec/messages.json's runs_on "inline" and CanAnswerInline:
   // true when `msg` may reach a filesystem that can block indefinitely (an NFS or CIFS server
   // that is gone, a FUSE daemon that hangs: blocking_mounts.h), which no event loop may wait
@@ -324,6 +368,13 @@ class Connection : public std::enable_shared_from_this<Connection> {
   // the kernel into a pipe; false when this read cannot be spliced (no pipe, or the file's
   // filesystem cannot splice), and the caller copies it with OpenFile::Read instead.
   Result<bool> SpliceRead(int source, uint64_t offset, uint32_t count, OpenFile& open, OutFrame* out);
+  // Moves the spliced payload from its pipe into `target` at `offset` (handlers_file.cc): the
+  // bytes written, fewer than the payload only when the file took fewer (as pwrite(2)); or, with
+  // *refused set and nothing written, the file does not take spliced data (EINVAL).
+  Result<size_t> SpliceWrite(int target, uint64_t offset, SplicedPayload& payload, bool* refused);
+  // Reads what is left of a spliced payload out of its pipe into `into` (for a file that refuses
+  // splice, or an xattr fid's value).
+  Result<void> DrainPayload(SplicedPayload& payload, FrameBytes* into);
   void Trace(const char* dir, std::span<const uint8_t> bytes, const WireContext& wire);
 
   template <class M>
@@ -337,6 +388,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
     std::shared_ptr<Connection> keep_alive;  // the connection outlives its jobs
     Request req{};
     FrameBytes frame;
+    SplicedPayload payload;  // a spliced Twrite's data; req.payload points here
     size_t reserve = 0;  // bytes reserved against the budget (OverBudgetLocked)
     void (*handle)(WorkerJob&) = nullptr;
   };
@@ -452,12 +504,28 @@ class Connection : public std::enable_shared_from_this<Connection> {
   // frame. A request that goes to a worker takes large_ with it (a move, no copy of the
   // payload), so a Twrite's payload is copied once, from the socket into the buffer that
   // pwrite(2) reads, and never zero-filled.
+  // A large Twrite to a file that takes spliced data does not pass through user space at all:
+  // NextFrame has said how large the frame is; its fixed part (kTwriteFixedSize bytes: the fid,
+  // the offset, a count that must be the frame's size less those bytes) is in in_; its payload,
+  // the rest of the frame, is exactly `count` bytes after it. Those bytes go socket -> pipe by
+  // splice(2) (never beyond the frame: the next request stays in the socket for in_), and once
+  // they are all in the pipe the frame is dispatched as its fixed part with a count of 0, which
+  // the codec decodes as any Twrite (DecodeInto), with the pipe in Request::payload. The handler
+  // moves the data pipe -> file by splice(2), as the fid's user, and answers the count written.
+  // Nothing reaches the file before the whole frame has arrived, as with a buffered frame.
   FrameBytes in_;  // bytes read, not yet dispatched
   size_t in_len_ = 0;
   FrameBytes large_;                   // the large frame being read; large_.size() is its length
   size_t large_len_ = 0;               // bytes of it read so far
   FrameBytes* owned_frame_ = nullptr;  // Dispatch: the frame's own buffer, which a job may take
   FrameBytes spare_large_;             // a large frame buffer given back, reused for the next (out_mu_)
+  bool splicing_ = false;              // a Twrite's payload is being spliced into spliced_
+  std::array<uint8_t, kTwriteFixedSize> spliced_head_{};  // that Twrite's fixed part as received
+  SplicedPayload spliced_;
+  SplicedPayload* payload_ = nullptr;  // Dispatch: the spliced payload of the Twrite dispatched
+  // Twrite payloads may be spliced from rfd_ (a socket); set in the constructor, cleared when
+  // this socket cannot splice or a pipe filled before a payload was whole.
+  bool splice_from_peer_ = false;
   bool read_eof_ = false;
   bool fatal_ = false;        // framing lost: close after flushing what is queued
   bool frames_left_ = false;  // ProcessFrames stopped at the budget with whole frames unread

@@ -4,6 +4,7 @@
 #include "server/handlers.h"
 
 #include <fcntl.h>
+#include <unistd.h>
 
 #include <algorithm>
 
@@ -60,6 +61,7 @@ Reply Connection::Handle(const Tread& m, const Request& req) {
   const std::shared_ptr<OpenFile> open = f->OpenNode();
   if (!open) return Unexpected(Errno::kEBADF);
   P9X_ACT_AS(f);
+  if (req.no_wait && !open->Cached(m.offset, count)) return Unexpected(Errno::kEAGAIN);
   // A regular file's pages go from the page cache to the socket by splice(2), never copied
   // through user space; a short count is cheaper to copy than to splice (three system calls
   // instead of two).
@@ -136,21 +138,88 @@ Result<bool> Connection::SpliceRead(int source, uint64_t offset, uint32_t count,
 
 Reply Connection::Handle(const Twrite& m, const Request& req) {
   P9X_FID(f, m.fid);
+  // The data: the message's, or a spliced payload's (Request::payload), which goes pipe -> file
+  // when the file takes it and is read out of the pipe otherwise.
+  std::span<const uint8_t> data = m.data.bytes;
+  FrameBytes drained;
+  SplicedPayload* const payload = req.payload;
+  auto drain = [&]() -> Result<void> {
+    if (auto r = DrainPayload(*payload, &drained); !r) return r;
+    data = std::span<const uint8_t>(drained.data(), drained.size());
+    return {};
+  };
   if (f->GetKind() == Fid::Kind::kXattrWrite) {
+    if (payload != nullptr) {
+      if (auto r = drain(); !r) return Unexpected(r.error());
+    }
     std::lock_guard lock(f->mu);
     // The value arrives in order; Tclunk sets it (spec/9p2000.L.md Txattrcreate).
-    if (m.offset != f->xattr.size() || f->xattr.size() + m.data.bytes.size() > f->xattr_size) {
+    if (m.offset != f->xattr.size() || f->xattr.size() + data.size() > f->xattr_size) {
       return Unexpected(Errno::kEINVAL);
     }
-    f->xattr.insert(f->xattr.end(), m.data.bytes.begin(), m.data.bytes.end());
-    return Make(req, Rwrite{static_cast<uint32_t>(m.data.bytes.size())});
+    f->xattr.insert(f->xattr.end(), data.begin(), data.end());
+    return Make(req, Rwrite{static_cast<uint32_t>(data.size())});
   }
   const std::shared_ptr<OpenFile> open = f->OpenNode();
   if (!open) return Unexpected(Errno::kEBADF);
   P9X_ACT_AS(f);
-  auto n = open->Write(m.data.bytes, m.offset);
+  if (payload != nullptr) {
+    if (const int target = open->SpliceTarget(); target >= 0) {
+      bool refused = false;
+      auto n = SpliceWrite(target, m.offset, *payload, &refused);
+      if (!n) return Unexpected(n.error());
+      if (!refused) return Make(req, Rwrite{static_cast<uint32_t>(*n)});
+    }
+    if (auto r = drain(); !r) return Unexpected(r.error());
+  }
+  auto n = req.no_wait ? open->WriteNoWait(data, m.offset) : open->Write(data, m.offset);
   if (!n) return Unexpected(n.error());
   return Make(req, Rwrite{static_cast<uint32_t>(*n)});
+}
+
+// The file's pages are filled from the pipe's (the data's only copy, the one pwrite(2) makes
+// too); runs with the fid's user's credentials (the caller's P9X_ACT_AS), so that quotas, the
+// file size limit and the clearing of set-user-ID bits apply to that user.
+Result<size_t> Connection::SpliceWrite(int target, uint64_t offset, SplicedPayload& payload, bool* refused) {
+  loff_t at = static_cast<loff_t>(offset);
+  size_t written = 0;
+  while (payload.in_pipe > 0) {
+    const ssize_t n = splice(payload.pipe.read_fd(), nullptr, target, &at, payload.in_pipe, SPLICE_F_MOVE);
+    if (n > 0) {
+      written += static_cast<size_t>(n);
+      payload.in_pipe -= static_cast<uint32_t>(n);
+      continue;
+    }
+    if (n < 0 && errno == EINTR) continue;
+    // A short write, as pwrite(2) reports one (ENOSPC, EFBIG after some bytes): the count says it.
+    if (written > 0) break;
+    if (n == 0) break;
+    // splice(2): EINVAL "The target filesystem doesn't support splicing" (or an offset it
+    // refuses, which the pwrite(2) of the fallback answers for itself).
+    if (errno == EINVAL) {
+      *refused = true;
+      return 0;
+    }
+    return Unexpected(WireErrnoFromHost(errno));
+  }
+  return written;
+}
+
+Result<void> Connection::DrainPayload(SplicedPayload& payload, FrameBytes* into) {
+  into->resize(payload.in_pipe);
+  size_t got = 0;
+  while (got < into->size()) {
+    const ssize_t r = read(payload.pipe.read_fd(), into->data() + got, into->size() - got);
+    if (r > 0) {
+      got += static_cast<size_t>(r);
+    } else if (r < 0 && errno == EINTR) {
+      continue;
+    } else {
+      return Unexpected(Errno::kEIO);  // the pipe holds the whole payload: it cannot run dry
+    }
+  }
+  payload.in_pipe = 0;
+  return {};
 }
 
 Reply Connection::Handle(const Tclunk& m, const Request& req) {

@@ -12,6 +12,7 @@
 #include <sys/statfs.h>
 #include <sys/syscall.h>
 #include <sys/sysmacros.h>
+#include <sys/uio.h>
 #include <sys/xattr.h>
 #include <time.h>
 #include <unistd.h>
@@ -153,7 +154,9 @@ HostOpenFile::~HostOpenFile() {
 
 HostOpenFile::HostOpenFile(int descriptor, uint32_t flags) : OpenFile(flags), fd(descriptor) {
   struct stat st {};
-  splice_source_ = fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && (fcntl(fd, F_GETFL) & O_DIRECT) == 0;
+  const int status_flags = fcntl(fd, F_GETFL);
+  splice_source_ = fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && status_flags >= 0 && (status_flags & O_DIRECT) == 0;
+  splice_target_ = splice_source_ && (status_flags & O_APPEND) == 0;
   struct statfs fs {};
   in_memory_ = splice_source_ && fstatfs(fd, &fs) == 0 && (fs.f_type == TMPFS_MAGIC || fs.f_type == RAMFS_MAGIC);
 }
@@ -173,6 +176,38 @@ Result<size_t> HostOpenFile::Write(std::span<const uint8_t> data, uint64_t offse
     n = pwrite(fd, data.data(), data.size(), static_cast<off_t>(offset));
   } while (n < 0 && errno == EINTR);
   if (n < 0) return Fail();
+  return static_cast<size_t>(n);
+}
+
+bool HostOpenFile::Cached(uint64_t offset, size_t count) {
+  if (in_memory_) return true;
+  if (no_nowait_reads_.load(std::memory_order_relaxed)) return false;
+  uint8_t byte;
+  iovec iov{&byte, 1};
+  for (uint64_t at : {offset, offset + (count > 0 ? count - 1 : 0)}) {
+    if (preadv2(fd, &iov, 1, static_cast<off_t>(at), RWF_NOWAIT) >= 0) continue;
+    if (errno == EOPNOTSUPP) no_nowait_reads_.store(true, std::memory_order_relaxed);
+    return false;
+  }
+  return true;
+}
+
+Result<size_t> HostOpenFile::WriteNoWait(std::span<const uint8_t> data, uint64_t offset) {
+  if (no_nowait_writes_.load(std::memory_order_relaxed) || (flags() & kOpenAppend) != 0) {
+    return Unexpected(Errno::kEAGAIN);
+  }
+  iovec iov{const_cast<uint8_t*>(data.data()), data.size()};
+  ssize_t n;
+  do {
+    n = pwritev2(fd, &iov, 1, static_cast<off_t>(offset), RWF_NOWAIT);
+  } while (n < 0 && errno == EINTR);
+  if (n < 0) {
+    if (errno == EOPNOTSUPP) no_nowait_writes_.store(true, std::memory_order_relaxed);
+    if (errno == EOPNOTSUPP || errno == EAGAIN) return Unexpected(Errno::kEAGAIN);
+    return Fail();
+  }
+  // Stopped part way where it would have waited: the worker writes it all again.
+  if (static_cast<size_t>(n) < data.size()) return Unexpected(Errno::kEAGAIN);
   return static_cast<size_t>(n);
 }
 

@@ -24,6 +24,7 @@
 
 #include <sys/stat.h>
 
+#include <atomic>
 #include <cstdint>
 #include <memory>
 #include <mutex>
@@ -62,7 +63,10 @@ class HostOpenFile final : public OpenFile {
   Result<size_t> Write(std::span<const uint8_t> data, uint64_t offset) override;
   Result<void> Sync(bool datasync) override;
   int SpliceSource() const override { return splice_source_ ? fd : -1; }
+  int SpliceTarget() const override { return splice_target_ ? fd : -1; }
   bool InMemory() const override { return in_memory_; }
+  bool Cached(uint64_t offset, size_t count) override;
+  Result<size_t> WriteNoWait(std::span<const uint8_t> data, uint64_t offset) override;
   // Open-file-description locks (F_OFD_SETLK / F_OFD_GETLK) on this descriptor.
   Result<bool> SetLock(const ByteRangeLock& lock) override;
   Result<ByteRangeLock> TestLock(const ByteRangeLock& lock) override;
@@ -77,7 +81,11 @@ class HostOpenFile final : public OpenFile {
 
  private:
   bool splice_source_ = false;  // a regular file opened without O_DIRECT
+  bool splice_target_ = false;  // ... and without O_APPEND
   bool in_memory_ = false;      // a regular file on tmpfs or ramfs
+  // The filesystem answered EOPNOTSUPP to RWF_NOWAIT (reads, writes): not asked again.
+  std::atomic<bool> no_nowait_reads_{false};
+  std::atomic<bool> no_nowait_writes_{false};
 };
 
 struct DirEntry {

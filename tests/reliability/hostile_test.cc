@@ -59,8 +59,9 @@ Drained DrainUntilClosed(RawSocket& s, milliseconds wait) {
   return d;
 }
 
-// Tversion, Tattach fid 0, Twalk 0 -> 1 `name`, Tlopen 1: a raw connection with an open fid 1.
-bool OpenRaw(RawSocket& s, uint32_t msize, const char* name, uint32_t* agreed = nullptr) {
+// Tversion, Tattach fid 0, Twalk 0 -> 1 `name`, Tlopen 1 (`flags`): a raw connection with an
+// open fid 1.
+bool OpenRaw(RawSocket& s, uint32_t msize, const char* name, uint32_t* agreed = nullptr, uint32_t flags = kOpenRdonly) {
   const uint32_t m = s.Version(msize);
   if (agreed) *agreed = m;
   if (m == 0) return false;
@@ -71,7 +72,17 @@ bool OpenRaw(RawSocket& s, uint32_t msize, const char* name, uint32_t* agreed = 
   w.wnames.count = 1;
   w.wnames.names[0] = name;
   if (s.Call(1, w).first != static_cast<int>(MsgType::kRwalk)) return false;
-  return s.Call(1, Tlopen{1, kOpenRdonly}).first == static_cast<int>(MsgType::kRlopen);
+  return s.Call(1, Tlopen{1, flags}).first == static_cast<int>(MsgType::kRlopen);
+}
+
+// Drops `path`'s pages from the page cache (written back first: POSIX_FADV_DONTNEED drops clean
+// pages only), so that p9xd's next Tread of it must wait for the disk.
+void DropFromPageCache(const std::string& path) {
+  const int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  ASSERT_GE(fd, 0);
+  ASSERT_EQ(fdatasync(fd), 0);
+  ASSERT_EQ(posix_fadvise(fd, 0, 0, POSIX_FADV_DONTNEED), 0);
+  close(fd);
 }
 
 class Hostile : public P9xdTest {};
@@ -230,6 +241,94 @@ TEST_F(Hostile, SlowClientIsServedAndDelaysNobody) {
   ExpectFdsReturnTo(fds);
 }
 
+// 3b. A large Twrite whose payload arrives in several TCP segments (p9xd splices it from the
+// socket as it comes), with the next request in the same segment as the payload's last bytes:
+// the payload lands whole at its (unaligned) offset, and the request behind it is answered, not
+// taken for data.
+TEST_F(Hostile, TwriteInSegmentsWithTheNextRequestBehindIt) {
+  StartServer();
+  RawSocket s(port_);
+  ASSERT_TRUE(s.ok());
+  ASSERT_TRUE(OpenRaw(s, 1 << 20, "big", nullptr, kOpenRdwr));
+  std::vector<uint8_t> data(100003);
+  for (size_t i = 0; i < data.size(); ++i) data[i] = static_cast<uint8_t>(i * 7 + (i >> 9));
+  const uint64_t offset = 4096 + 5;
+  const std::vector<uint8_t> write = RawSocket::EncodeMsg(7, Twrite{1, offset, Bytes{data}});
+  const std::vector<uint8_t> behind = RawSocket::EncodeMsg(8, Tgetattr{1, kGetattrBasic});
+  // The fixed part and 1,000 data bytes; 30,000 more; the rest and the Tgetattr together.
+  const size_t cuts[] = {23 + 1000, 23 + 31000};
+  ASSERT_TRUE(s.Send(std::span(write).first(cuts[0])));
+  std::this_thread::sleep_for(milliseconds(30));
+  ASSERT_TRUE(s.Send(std::span(write).subspan(cuts[0], cuts[1] - cuts[0])));
+  std::this_thread::sleep_for(milliseconds(30));
+  std::vector<uint8_t> last(write.begin() + static_cast<ptrdiff_t>(cuts[1]), write.end());
+  last.insert(last.end(), behind.begin(), behind.end());
+  ASSERT_TRUE(s.Send(last));
+  std::map<uint16_t, std::vector<uint8_t>> replies;
+  for (int i = 0; i < 2; ++i) {
+    std::vector<uint8_t> f;
+    ASSERT_EQ(s.ReadFrame(&f, milliseconds(10000)), Got::kFrame);
+    replies[static_cast<uint16_t>(f[5] | f[6] << 8)] = f;
+  }
+  ASSERT_EQ(replies[7].size(), 11u);
+  EXPECT_EQ(replies[7][4], static_cast<uint8_t>(MsgType::kRwrite));
+  EXPECT_EQ(p9x::internal::LoadLe<uint32_t>(replies[7].data() + 7), data.size());
+  ASSERT_FALSE(replies[8].empty());
+  EXPECT_EQ(replies[8][4], static_cast<uint8_t>(MsgType::kRgetattr));
+  s.Close();
+  const std::string big = ReadText(export_ + "/big");
+  ASSERT_EQ(big.size(), size_t{2} << 20);
+  EXPECT_EQ(big.substr(0, offset), std::string(offset, 'b'));
+  EXPECT_TRUE(big.compare(offset, data.size(), std::string(data.begin(), data.end())) == 0);
+  const size_t end = offset + data.size();
+  EXPECT_EQ(big.substr(end), std::string(big.size() - end, 'b'));
+  ExpectServerAlive();
+}
+
+// 3c. Pipelined Treads and Twrites on a filesystem with storage behind it (the export is under
+// TMPDIR, ext4 on the CI machines) are tried on the event loop without waiting (RWF_NOWAIT): data
+// that is not in the page cache, and writes the filesystem cannot do without waiting (ext4:
+// EOPNOTSUPP), go to a worker and are answered all the same, never with EAGAIN.
+TEST_F(Hostile, PipelinedIoThatWouldWaitForStorageIsAnswered) {
+  StartServer();
+  RawSocket s(port_);
+  ASSERT_TRUE(s.ok());
+  ASSERT_TRUE(OpenRaw(s, 1 << 20, "big", nullptr, kOpenRdwr));
+  // Out of the page cache: the Treads must wait for the disk.
+  ASSERT_NO_FATAL_FAILURE(DropFromPageCache(export_ + "/big"));
+  const uint32_t count = 128 * 1024;
+  std::vector<uint8_t> burst;
+  for (uint16_t tag = 10; tag < 14; ++tag) {
+    const auto f = RawSocket::EncodeMsg(tag, Tread{1, uint64_t{tag - 10u} * 300000, count});
+    burst.insert(burst.end(), f.begin(), f.end());
+  }
+  const std::vector<uint8_t> small(4096, 'w');
+  for (uint16_t tag = 20; tag < 24; ++tag) {
+    const auto f = RawSocket::EncodeMsg(tag, Twrite{1, (uint64_t{1} << 20) + (tag - 20u) * 4096, Bytes{small}});
+    burst.insert(burst.end(), f.begin(), f.end());
+  }
+  ASSERT_TRUE(s.Send(burst));
+  for (int i = 0; i < 8; ++i) {
+    std::vector<uint8_t> f;
+    ASSERT_EQ(s.ReadFrame(&f, milliseconds(10000)), Got::kFrame);
+    const uint16_t tag = static_cast<uint16_t>(f[5] | f[6] << 8);
+    ASSERT_NE(f[4], static_cast<uint8_t>(MsgType::kRlerror))
+        << "tag " << tag << ": errno " << p9x::internal::LoadLe<uint32_t>(f.data() + 7);
+    if (tag < 20) {
+      ASSERT_EQ(f[4], static_cast<uint8_t>(MsgType::kRread));
+      EXPECT_EQ(p9x::internal::LoadLe<uint32_t>(f.data() + 7), count);
+      EXPECT_EQ(std::string(f.begin() + 11, f.end()), std::string(count, 'b'));
+    } else {
+      ASSERT_EQ(f[4], static_cast<uint8_t>(MsgType::kRwrite));
+      EXPECT_EQ(p9x::internal::LoadLe<uint32_t>(f.data() + 7), small.size());
+    }
+  }
+  s.Close();
+  const std::string big = ReadText(export_ + "/big");
+  EXPECT_EQ(big.substr(1 << 20, 4 * 4096), std::string(4 * 4096, 'w'));
+  ExpectServerAlive();
+}
+
 // 4. A client pipelines Treads and never reads a reply. p9xd (--max-queued-reply-bytes 1 MiB)
 // must stop taking its requests once that much is queued: its RSS stays below the bound plus
 // slack while the client is stuck, and others are served. `offset` past the end of the file
@@ -323,7 +422,9 @@ TEST_F(Hostile, TagReusedWhileInFlightClosesTheConnection) {
     ASSERT_TRUE(OpenRaw(s, 65536, "big"));
     // Fifty Treads with tag 7 in one write: the first goes to a worker, so a later one arrives
     // while tag 7 is in flight (all fifty completing between two frames of one buffer is not
-    // possible in practice).
+    // possible in practice). It goes to a worker because its data is not in the page cache
+    // (dropped here): a pipelined Tread of cached data is answered on the event loop.
+    ASSERT_NO_FATAL_FAILURE(DropFromPageCache(export_ + "/big"));
     std::vector<uint8_t> burst;
     for (int i = 0; i < 50; ++i) {
       auto f = RawSocket::EncodeMsg(7, Tread{1, 0, 60000});
@@ -351,6 +452,9 @@ TEST_F(Hostile, NoReplyOfAnEndedSessionFollowsTheRversion) {
   RawSocket s(port_);
   ASSERT_TRUE(s.ok());
   ASSERT_TRUE(OpenRaw(s, 8192, "big"));
+  // Out of the page cache, so that Treads go to workers (a pipelined Tread of cached data is
+  // answered on the event loop, and then none is in flight when the Tversion arrives).
+  ASSERT_NO_FATAL_FAILURE(DropFromPageCache(export_ + "/big"));
   std::vector<uint8_t> burst;
   constexpr int kReads = 1000;
   for (int i = 0; i < kReads; ++i) {

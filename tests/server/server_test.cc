@@ -8,6 +8,7 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
+#include <sys/xattr.h>
 #include <unistd.h>
 
 #include <gtest/gtest.h>
@@ -92,13 +93,13 @@ class ServerTest : public ::testing::Test {
     return fd;
   }
 
-  // A new connection attached as root, with `path` walked to and opened with `flags`. The file
-  // is clunked before the root, and both before the connection goes.
+  // A new connection attached as root, with `path` walked to (and, by OpenInExport, opened with
+  // `flags`). The file is clunked before the root, and both before the connection goes.
   struct OpenedFile {
     std::unique_ptr<Client> client;
     std::optional<client::Fid> root, file;
   };
-  void OpenInExport(const std::string& path, uint32_t flags, OpenedFile* out) {
+  void WalkInExport(const std::string& path, OpenedFile* out) {
     out->client = Connect();
     ASSERT_TRUE(out->client);
     auto root = out->client->AttachRoot("root", "");
@@ -107,6 +108,9 @@ class ServerTest : public ::testing::Test {
     auto f = out->root->Walk(path);
     ASSERT_TRUE(f);
     out->file.emplace(std::move(*f));
+  }
+  void OpenInExport(const std::string& path, uint32_t flags, OpenedFile* out) {
+    ASSERT_NO_FATAL_FAILURE(WalkInExport(path, out));
     ASSERT_TRUE(out->file->Open(flags));
   }
 
@@ -483,6 +487,150 @@ TEST_F(ServerTest, PipelinedLargeWritesEachLandOnce) {
   std::ifstream disk(export_ / "dir" / "written", std::ios::binary);
   std::vector<uint8_t> on_disk((std::istreambuf_iterator<char>(disk)), {});
   EXPECT_EQ(on_disk, data);
+}
+
+std::vector<uint8_t> ReadWholeFile(const fs::path& path) {
+  std::ifstream disk(path, std::ios::binary);
+  return std::vector<uint8_t>((std::istreambuf_iterator<char>(disk)), {});
+}
+
+// A large Twrite to a regular file goes socket -> pipe -> file by splice(2): writes at offsets
+// that are not on a page boundary, of sizes that are not whole pages, one at a time (answered on
+// the connection's thread) and pipelined (on workers), each land exactly where asked.
+TEST_F(ServerTest, SplicedWritesAtUnalignedOffsetsLandWhereAsked) {
+  std::vector<uint8_t> model = PatternBytes(3 << 20, 5);
+  WriteWholeFile(export_ / "target", model);
+  StartServer();
+  OpenedFile opened;
+  ASSERT_NO_FATAL_FAILURE(OpenInExport("target", kOpenRdwr, &opened));
+  Client* c = opened.client.get();
+  const uint32_t fid = opened.file->number();
+  const uint32_t max = c->max_io();
+  struct Piece {
+    uint64_t offset;
+    uint32_t size;
+  };
+  const Piece alone[] = {{1, 20000}, {4095, 65536 + 7}, {(1 << 20) + 4097, max}, {(3 << 20) - 100, 30001}};
+  const Piece pipelined[] = {{9, 40000}, {100000 + 3, 17001}, {(2 << 20) + 1, max}, {(1 << 19) + 2049, max - 1}};
+  uint8_t seed = 40;
+  auto payload_for = [&](const Piece& p) {
+    std::vector<uint8_t> bytes = PatternBytes(p.size, seed++);
+    if (model.size() < p.offset + p.size) model.resize(p.offset + p.size);
+    std::copy(bytes.begin(), bytes.end(), model.begin() + static_cast<ptrdiff_t>(p.offset));
+    return bytes;
+  };
+  for (const Piece& p : alone) {
+    const std::vector<uint8_t> bytes = payload_for(p);
+    auto r = c->Write(fid, p.offset, bytes);
+    ASSERT_TRUE(r) << r.error().Describe();
+    EXPECT_EQ(r->msg().count, p.size) << "offset " << p.offset;
+  }
+  std::vector<std::vector<uint8_t>> payloads;
+  for (const Piece& p : pipelined) payloads.push_back(payload_for(p));
+  std::vector<client::Pending<Rwrite>> writes;
+  for (size_t i = 0; i < std::size(pipelined); ++i) {
+    auto p = c->Start(Twrite{fid, pipelined[i].offset, Bytes{payloads[i]}});
+    ASSERT_TRUE(p);
+    writes.push_back(std::move(*p));
+  }
+  for (size_t i = 0; i < writes.size(); ++i) {
+    auto r = writes[i].Wait();
+    ASSERT_TRUE(r) << r.error().Describe();
+    EXPECT_EQ(r->msg().count, pipelined[i].size) << "offset " << pipelined[i].offset;
+  }
+  const std::vector<uint8_t> on_disk = ReadWholeFile(export_ / "target");
+  ASSERT_EQ(on_disk.size(), model.size());
+  EXPECT_TRUE(on_disk == model) << "first difference at byte "
+                                << std::mismatch(on_disk.begin(), on_disk.end(), model.begin()).first - on_disk.begin();
+}
+
+// A file opened O_APPEND is never spliced into (splice(2) refuses it: EINVAL): its large Twrite
+// is written as pwrite(2) writes it there, at the end of the file whatever the offset.
+TEST_F(ServerTest, LargeWriteToAnAppendOnlyFileAppends) {
+  const std::vector<uint8_t> before = PatternBytes(5000, 1);
+  WriteWholeFile(export_ / "log", before);
+  StartServer();
+  OpenedFile opened;
+  ASSERT_NO_FATAL_FAILURE(OpenInExport("log", kOpenWronly | kOpenAppend, &opened));
+  const std::vector<uint8_t> more = PatternBytes(70000, 2);
+  auto r = opened.client->Write(opened.file->number(), 0, more);
+  ASSERT_TRUE(r) << r.error().Describe();
+  EXPECT_EQ(r->msg().count, more.size());
+  std::vector<uint8_t> want = before;
+  want.insert(want.end(), more.begin(), more.end());
+  EXPECT_TRUE(ReadWholeFile(export_ / "log") == want);
+}
+
+// An xattr fid's Twrite is never spliced: its value is kept in memory until Tclunk. A value larger
+// than the read buffer arrives in pieces like any other, and the connection goes on after it.
+TEST_F(ServerTest, LargeWriteToAnXattrFidIsTheValue) {
+  // A value this large needs a filesystem that takes it: tmpfs does, ext4 without ea_inode does
+  // not (ENOSPC). The export moves to /dev/shm where that is tmpfs.
+  struct RemoveAtEnd {
+    fs::path dir;
+    ~RemoveAtEnd() {
+      std::error_code ec;
+      if (!dir.empty()) fs::remove_all(dir, ec);
+    }
+  } shm;
+  char tmpl[] = "/dev/shm/p9xd-xattr-XXXXXX";
+  if (mkdtemp(tmpl) != nullptr) {
+    shm.dir = tmpl;
+    export_ = shm.dir;
+    fs::create_directories(export_ / "dir");
+    std::ofstream(export_ / "dir" / "file") << "hello";
+  }
+  const bool takes_large_values = !shm.dir.empty() && setxattr((export_ / "dir" / "file").c_str(), "user.probe",
+                                                               std::string(30000, 'p').data(), 30000, 0) == 0;
+  StartServer();
+  OpenedFile walked;
+  ASSERT_NO_FATAL_FAILURE(WalkInExport("dir/file", &walked));
+  Client* c = walked.client.get();
+  auto x = walked.file->Walk("");
+  ASSERT_TRUE(x);
+  const std::vector<uint8_t> value = PatternBytes(30000, 9);
+  ASSERT_TRUE(c->Xattrcreate(x->number(), "user.big", value.size(), 0));
+  auto first = c->Write(x->number(), 0, std::span<const uint8_t>(value).first(20000));
+  ASSERT_TRUE(first) << first.error().Describe();
+  EXPECT_EQ(first->msg().count, 20000u);
+  auto second = c->Write(x->number(), 20000, std::span<const uint8_t>(value).subspan(20000));
+  ASSERT_TRUE(second) << second.error().Describe();
+  EXPECT_EQ(second->msg().count, 10000u);
+  auto clunked = x->Clunk();
+  if (takes_large_values) {
+    ASSERT_TRUE(clunked) << clunked.error().Describe();
+    std::vector<uint8_t> got(value.size() + 1);
+    const ssize_t n = getxattr((export_ / "dir" / "file").c_str(), "user.big", got.data(), got.size());
+    ASSERT_EQ(n, static_cast<ssize_t>(value.size()));
+    got.resize(static_cast<size_t>(n));
+    EXPECT_TRUE(got == value);
+  }
+  EXPECT_TRUE(walked.file->GetAttr());
+}
+
+// A Tflush of large Twrites in flight: each Twrite is answered first (the data is written: the
+// server does not cancel a write it has taken), then the Rflush; the connection goes on.
+TEST_F(ServerTest, FlushOfPendingSplicedWritesAnswersTheWriteFirst) {
+  StartServer();
+  OpenedFile opened;
+  std::ofstream(export_ / "flushed") << "";
+  ASSERT_NO_FATAL_FAILURE(OpenInExport("flushed", kOpenRdwr, &opened));
+  Client* c = opened.client.get();
+  const uint32_t count = c->max_io();
+  const std::vector<uint8_t> data = PatternBytes(size_t{count} * 4, 21);
+  std::vector<client::Pending<Rwrite>> writes;
+  for (size_t i = 0; i < 4; ++i) {
+    auto p = c->Start(Twrite{opened.file->number(), i * count, Bytes{std::span(data).subspan(i * count, count)}});
+    ASSERT_TRUE(p);
+    writes.push_back(std::move(*p));
+  }
+  for (auto& p : writes) {
+    auto r = p.Flush();
+    ASSERT_TRUE(r) << r.error().Describe();
+    EXPECT_EQ(r->msg().count, count);
+  }
+  EXPECT_TRUE(ReadWholeFile(export_ / "flushed") == data);
+  EXPECT_TRUE(opened.file->GetAttr());
 }
 
 }  // namespace

@@ -389,7 +389,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
     Request req{};
     FrameBytes frame;
     SplicedPayload payload;  // a spliced Twrite's data; req.payload points here
-    size_t reserve = 0;  // bytes reserved against the budget (OverBudgetLocked)
+    size_t reserve = 0;      // bytes reserved against the budget (OverBudgetLocked)
     void (*handle)(WorkerJob&) = nullptr;
   };
   static constexpr size_t kKeptJobs = 16;

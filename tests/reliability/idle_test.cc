@@ -10,11 +10,11 @@ namespace {
 
 // What one idle connection may cost in server RSS, in KiB. An idle connection holds its
 // Connection (the fid table, the tag map, the reply queue: about 1 KiB), its first read buffer
-// (8 KiB, not zero-filled: the pages a Tversion and a Tattach touched) and its attach fid; the kernel's socket buffers are not RSS. The bound is the memory
-// per idle connection that p9xd measured with a thread per connection (bench/README.md: 23-24
-// KiB, the stack pages each thread touched), which the event loops must not exceed; a
-// connection that touched 64 KiB at once (a read buffer of a whole large frame, a thread's
-// stack) would exceed it 2.7 times over.
+// (8 KiB, not zero-filled: the pages a Tversion and a Tattach touched) and its attach fid; the
+// kernel's socket buffers are not RSS. The bound is the memory per idle connection that p9xd
+// measured with a thread per connection (bench/README.md: 23-24 KiB, the stack pages each
+// thread touched), which the event loops must not exceed; a connection that touched 64 KiB at
+// once (a read buffer of a whole large frame, a thread's stack) would exceed it 2.7 times over.
 constexpr double kMaxIdleKiB = 24;
 
 // Idle connections opened: enough that per-connection memory dwarfs the noise of the heap (a

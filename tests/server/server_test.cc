@@ -155,12 +155,9 @@ TEST_F(ServerTest, LegacySessionSeesInodeNumbersOnOneFilesystem) {
 
 TEST_F(ServerTest, CreateWriteReadBackAndOnDisk) {
   StartServer();
-  auto c = Connect();
-  ASSERT_TRUE(c);
-  auto root = c->AttachRoot("root", "");
-  ASSERT_TRUE(root);
-  auto dir = root->Walk("dir");
-  ASSERT_TRUE(dir);
+  OpenedFile opened;
+  ASSERT_NO_FATAL_FAILURE(WalkInExport("dir", &opened));
+  std::optional<client::Fid>& dir = opened.file;
   ASSERT_TRUE(dir->Create("new", kOpenRdwr, 0644, getegid()));
   std::vector<uint8_t> data(300000);
   for (size_t i = 0; i < data.size(); ++i) data[i] = static_cast<uint8_t>(i * 7);
@@ -176,14 +173,10 @@ TEST_F(ServerTest, CreateWriteReadBackAndOnDisk) {
 TEST_F(ServerTest, ReaddirQidsEqualWalkQids) {
   StartServer();
   for (int i = 0; i < 200; ++i) std::ofstream(export_ / "dir" / ("f" + std::to_string(i))) << i;
-  auto c = Connect();
-  ASSERT_TRUE(c);
-  auto root = c->AttachRoot("root", "");
-  ASSERT_TRUE(root);
-  auto dir = root->Walk("dir");
-  ASSERT_TRUE(dir);
-  ASSERT_TRUE(dir->Open(kOpenRdonly));
-  auto entries = dir->ReadDir();
+  OpenedFile opened;
+  ASSERT_NO_FATAL_FAILURE(OpenInExport("dir", kOpenRdonly, &opened));
+  std::optional<client::Fid>& root = opened.root;
+  auto entries = opened.file->ReadDir();
   ASSERT_TRUE(entries);
   std::set<std::string> names;
   for (const auto& e : *entries) {
@@ -463,12 +456,10 @@ TEST_F(ServerTest, ReadOfAFifoIsNotSpliced) {
 // worker takes without a copy: pipelined large writes at distinct offsets each land once.
 TEST_F(ServerTest, PipelinedLargeWritesEachLandOnce) {
   StartServer();
-  auto c = Connect();
-  ASSERT_TRUE(c);
-  auto root = c->AttachRoot("root", "");
-  ASSERT_TRUE(root);
-  auto dir = root->Walk("dir");
-  ASSERT_TRUE(dir);
+  OpenedFile opened;
+  ASSERT_NO_FATAL_FAILURE(WalkInExport("dir", &opened));
+  Client* c = opened.client.get();
+  std::optional<client::Fid>& dir = opened.file;
   ASSERT_TRUE(dir->Create("written", kOpenRdwr, 0644, getegid()));
   const uint32_t count = c->max_io();
   const std::vector<uint8_t> data = PatternBytes(size_t{count} * 12, 11);

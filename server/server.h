@@ -23,14 +23,19 @@
 // on (other requests, a Tflush that waits for it as flush(5) says). The mounts are known from
 // the mount table, watched, so the check costs no system call, and on an export without such
 // a mount (tmpfs, ext4) it is one atomic load: everything else runs where it ran before.
+// Bounded waits do run on a loop: a Tread or Twrite of a regular file on a local disk
+// filesystem that is alone in flight is answered there, so a page-cache miss makes the loop's
+// other connections wait for one disk I/O (pipelined ones try RWF_NOWAIT first and go to the
+// workers when they would wait).
 // Why event loops and not a thread per connection (bench/README.md, "Many connections", the
 // numbers): p9xd had a thread per connection, with a 256 KiB stack and an eventfd each. On a
 // 2-CPU machine that cost 19-24 KiB of RSS per idle connection (the stack pages each thread
 // touched, and its first read buffer) and two descriptors, so 10,000 idle connections beside
 // 1,000 busy ones did not fit a 20,000-descriptor limit at all; 1,000 busy connections reached
-// 0.78 of the 100-connection throughput (1,000 runnable threads, a context switch per request);
-// the scheduler, not arrival order, chose which of them ran next. The loops hold an idle
-// connection in about 3.5 KiB and one descriptor, and pay no thread switch between a request's
+// 0.54 of the 100-connection throughput in the run that measured both models (1,000 runnable
+// threads, a context switch per request); the scheduler, not arrival order, chose which of them
+// ran next. The loops hold an idle connection in 3-6 KiB (5.0-5.5 KiB in the latest matrix, with
+// its 8 KiB read buffer only partly touched) and one descriptor, and pay no thread switch between a request's
 // arrival and its inline answer. epoll, not io_uring: the connection's contract (ReadSome,
 // ProcessFrames, WriteSome on a non-blocking socket) is readiness-based, and replacing it with
 // completion-based I/O would rewrite the data path for no measured gain at these sizes.

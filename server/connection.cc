@@ -112,6 +112,7 @@ bool Connection::OnReady(bool readable, bool writable, bool wanted_read) {
 }
 
 void Connection::Finish() {
+  EndStream();
   // Abandon what is left: workers still holding this connection finish and drop their replies
   // (the session has ended for them).
   DropFids(fids_.NewSession());
@@ -196,7 +197,8 @@ bool Connection::BeginSplicedWrite(const uint8_t* frame, size_t available, uint3
   if (p9x::internal::LoadLe<uint32_t>(frame + kTwriteFixedSize - 4) != data_size || data_size < kMinSplicedWrite) {
     return false;
   }
-  FidRef f = GetFid(p9x::internal::LoadLe<uint32_t>(frame + kHeaderSize), fids_.generation());
+  const uint32_t fid = p9x::internal::LoadLe<uint32_t>(frame + kHeaderSize);
+  FidRef f = GetFid(fid, fids_.generation());
   if (!f) return false;
   // Only a hint: a request still on a worker may change the fid before this one runs, and the
   // handler copes with any fid (DrainPayload).
@@ -220,18 +222,85 @@ bool Connection::BeginSplicedWrite(const uint8_t* frame, size_t available, uint3
   std::memcpy(spliced_head_.data(), frame, kTwriteFixedSize);
   spliced_.pipe = std::move(pipe);
   spliced_.size = data_size;
+  spliced_.arrived = static_cast<uint32_t>(early);
   spliced_.in_pipe = static_cast<uint32_t>(early);
   splicing_ = true;
+  // Streamed into the file while it arrives when this Twrite would be answered here anyway and
+  // nothing else of this connection is in flight (connection.h, stream_).
+  bool idle;
+  {
+    std::lock_guard lock(out_mu_);
+    idle = in_flight_.empty();
+  }
+  Twrite fids_only{};
+  fids_only.fid = fid;
+  stream_ = idle && !NeedsWorkerForBlockingMount(fids_only, fids_.generation());
+  if (stream_) {
+    stream_fid_ = std::move(f);
+    stream_open_ = open;
+    stream_offset_ = p9x::internal::LoadLe<uint64_t>(frame + kHeaderSize + 4);
+  }
   return true;
+}
+
+void Connection::StreamSplicedPayload() {
+  SplicedPayload& p = spliced_;
+  while (p.in_pipe > 0) {
+    if (p.error == Errno::kOk) {
+      if (auto acted = ActAs(*stream_fid_); !acted) {
+        p.error = acted.error();
+        continue;
+      }
+      loff_t at = static_cast<loff_t>(stream_offset_ + p.written);
+      const ssize_t n = splice(p.pipe.read_fd(), nullptr, stream_open_->SpliceTarget(), &at, p.in_pipe, SPLICE_F_MOVE);
+      if (n > 0) {
+        p.written += static_cast<uint32_t>(n);
+        p.in_pipe -= static_cast<uint32_t>(n);
+        stream_started_ = true;
+        continue;
+      }
+      if (n < 0 && errno == EINTR) continue;
+      if (n < 0 && errno == EINVAL && !stream_started_) {
+        // The file does not take spliced data (or refuses the offset): nothing is written, and
+        // the handler does what it does for any spliced payload (SpliceWrite, then pwrite).
+        stream_ = false;
+        return;
+      }
+      // A short write, as pwrite(2) reports one: the count says what went in (an error when
+      // nothing did), and the rest of the payload is read and dropped.
+      p.error = n < 0 ? WireErrnoFromHost(errno) : Errno::kEIO;
+      stream_started_ = true;
+      continue;
+    }
+    // The read buffer holds nothing while a payload is spliced (ProcessFrames), so it takes
+    // what is dropped.
+    const ssize_t r = read(p.pipe.read_fd(), in_.data(), std::min<size_t>(in_.size(), p.in_pipe));
+    if (r > 0) {
+      p.in_pipe -= static_cast<uint32_t>(r);
+    } else if (r < 0 && errno == EINTR) {
+      continue;
+    } else {
+      fatal_ = true;  // the pipe holds what arrived: it cannot run dry
+      return;
+    }
+  }
 }
 
 bool Connection::ReadSplicedPayload() {
   for (;;) {
-    const size_t room = spliced_.size - spliced_.in_pipe;
+    const size_t room = spliced_.size - spliced_.arrived;
     if (room == 0) return true;  // whole: ProcessFrames dispatches it
     const ssize_t r = splice(rfd_, nullptr, spliced_.pipe.write_fd(), nullptr, room, SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
     if (r > 0) {
+      spliced_.arrived += static_cast<uint32_t>(r);
       spliced_.in_pipe += static_cast<uint32_t>(r);
+      if (stream_) {
+        // Into the file now; more has usually arrived meanwhile, so splice again until the
+        // socket is empty rather than wait for the next readiness report.
+        StreamSplicedPayload();
+        if (fatal_) return true;
+        continue;
+      }
       // Less than asked: the socket had no more (as ReadSome), or the pipe is full, which the
       // next round finds out.
       if (static_cast<size_t>(r) < room) return true;
@@ -241,10 +310,15 @@ bool Connection::ReadSplicedPayload() {
     const int error = errno;
     if (error == EINTR) continue;
     if (error == EAGAIN) {
+      // A streamed payload leaves the pipe empty (StreamSplicedPayload): the socket was empty.
+      if (stream_) return true;
       // The socket is empty, or the pipe is full while the socket still has data.
       int queued = 0;
       if (ioctl(rfd_, FIONREAD, &queued) != 0 || queued == 0) return true;
     }
+    // Bytes of this payload are in the file: it cannot be read into a buffer instead, and the
+    // socket failed, as a read(2) error ends the input in ReadSome.
+    if (stream_started_) return false;
     // From here on this connection reads payloads into buffers: a pipe that filled once will
     // fill again, and every such payload would be spliced and then copied.
     splice_from_peer_ = false;
@@ -278,10 +352,17 @@ void Connection::SplicedPayloadToLarge() {
   ReturnPipe(std::move(spliced_.pipe), got == spliced_.in_pipe);
   spliced_ = SplicedPayload();
   splicing_ = false;
+  EndStream();
+}
+
+void Connection::EndStream() {
+  stream_ = stream_started_ = false;
+  stream_fid_.reset();
+  stream_open_.reset();
 }
 
 bool Connection::ProcessSplicedWrite() {
-  if (spliced_.in_pipe < spliced_.size) return false;
+  if (spliced_.arrived < spliced_.size) return false;
   {
     std::lock_guard lock(out_mu_);
     if (OverBudgetLocked()) {
@@ -296,6 +377,8 @@ bool Connection::ProcessSplicedWrite() {
   SplicedPayload payload = std::move(spliced_);
   spliced_ = SplicedPayload();
   splicing_ = false;
+  payload.streamed = stream_;
+  EndStream();
   if (s_.options.trace) {
     std::fprintf(stderr, "p9xd: %s <- Twrite tag %u: %u data bytes spliced, not shown\n", peer_.c_str(),
                  static_cast<unsigned>(head[5] | head[6] << 8), payload.size);

@@ -113,12 +113,19 @@ class SplicePipe {
 };
 
 // The payload of a large Twrite that went from the socket into a pipe by splice(2) instead of
-// into a buffer: `in_pipe` of its `size` bytes are in `pipe` (all of them once the frame is
-// whole; fewer after the handler moved some into the file).
+// into a buffer: `arrived` of its `size` bytes came from the socket, and `in_pipe` of them are in
+// `pipe` (all that arrived, unless they were streamed into the file or the handler moved some).
+// `streamed`: the connection wrote the bytes into the file as they arrived
+// (Connection::StreamSplicedPayload); `written` of them went in, and `error` is why the rest did
+// not (kOk when all did): the handler answers from these, as it would from pwrite(2).
 struct SplicedPayload {
   SplicePipe pipe;
   uint32_t size = 0;
+  uint32_t arrived = 0;
   uint32_t in_pipe = 0;
+  bool streamed = false;
+  uint32_t written = 0;
+  Errno error = Errno::kOk;
 };
 
 // size[4] type[1] tag[2] fid[4] offset[8] count[4]: the part of a Twrite before its data.
@@ -312,6 +319,11 @@ class Connection : public std::enable_shared_from_this<Connection> {
   // pieces smaller than a page), or the socket cannot splice: what the pipe holds moves to
   // large_, which takes the rest of the frame as any large frame.
   void SplicedPayloadToLarge();
+  // Moves what the pipe holds of a streamed payload into its file (as the fid's user) at the
+  // payload's next offset; after a failure, discards it (the count is then final).
+  void StreamSplicedPayload();
+  // Forgets the payload being streamed (its fid and file), once it is dispatched or buffered.
+  void EndStream();
   // Dispatches the spliced Twrite once its payload is whole; false while it is incomplete.
   bool ProcessSplicedWrite();
   void Dispatch(std::span<const uint8_t> frame);
@@ -512,7 +524,14 @@ class Connection : public std::enable_shared_from_this<Connection> {
   // they are all in the pipe the frame is dispatched as its fixed part with a count of 0, which
   // the codec decodes as any Twrite (DecodeInto), with the pipe in Request::payload. The handler
   // moves the data pipe -> file by splice(2), as the fid's user, and answers the count written.
-  // Nothing reaches the file before the whole frame has arrived, as with a buffered frame.
+  // When that Twrite would be answered on this thread with nothing else of the connection in
+  // flight (stream_ below), the data goes on into the file as it arrives, each piece as soon as
+  // it is in the pipe, and the handler answers the count that went in: the copy into the page
+  // cache then overlaps the client's sending instead of following it. The Rwrite still leaves
+  // only once the whole frame has arrived and every byte is in the file. A client that goes away
+  // in the middle of such a payload leaves the bytes that arrived in the file, unanswered, as a
+  // connection lost just before its Rwrite leaves them all; otherwise nothing reaches the file
+  // before the whole frame has arrived, as with a buffered frame.
   FrameBytes in_;  // bytes read, not yet dispatched
   size_t in_len_ = 0;
   FrameBytes large_;                   // the large frame being read; large_.size() is its length
@@ -523,6 +542,17 @@ class Connection : public std::enable_shared_from_this<Connection> {
   std::array<uint8_t, kTwriteFixedSize> spliced_head_{};  // that Twrite's fixed part as received
   SplicedPayload spliced_;
   SplicedPayload* payload_ = nullptr;  // Dispatch: the spliced payload of the Twrite dispatched
+  // A spliced payload that goes into its file while it arrives (StreamSplicedPayload), so that
+  // the copy into the page cache overlaps the client's sending instead of following it. Only for
+  // a Twrite that would be answered on this thread anyway with nothing else in flight: no request
+  // of this connection can come before it or touch its fid until it is answered (the next frame
+  // is still in the socket), so the order of effects is the order of requests, as with a buffered
+  // frame. Set once the first bytes came from the socket by splice (the socket can splice).
+  bool stream_ = false;          // BeginSplicedWrite chose to stream this payload
+  bool stream_started_ = false;  // bytes of it may be in the file
+  FidRef stream_fid_;
+  std::shared_ptr<OpenFile> stream_open_;
+  uint64_t stream_offset_ = 0;  // the Twrite's offset
   // Twrite payloads may be spliced from rfd_ (a socket); set in the constructor, cleared when
   // this socket cannot splice or a pipe filled before a payload was whole.
   bool splice_from_peer_ = false;

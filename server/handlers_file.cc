@@ -138,6 +138,12 @@ Result<bool> Connection::SpliceRead(int source, uint64_t offset, uint32_t count,
 
 Reply Connection::Handle(const Twrite& m, const Request& req) {
   P9X_FID(f, m.fid);
+  // Written into the file while it arrived (Connection::StreamSplicedPayload): the count, or the
+  // error when nothing went in, as pwrite(2) would answer.
+  if (req.payload != nullptr && req.payload->streamed) {
+    if (req.payload->written == 0 && req.payload->error != Errno::kOk) return Unexpected(req.payload->error);
+    return Make(req, Rwrite{req.payload->written});
+  }
   // The data: the message's, or a spliced payload's (Request::payload), which goes pipe -> file
   // when the file takes it and is read out of the pipe otherwise.
   std::span<const uint8_t> data = m.data.bytes;

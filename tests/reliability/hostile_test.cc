@@ -5,6 +5,7 @@
 // connection keeps working with bounded latency: its median round trip is measured before and
 // during the abuse in the same test, against a generous bound (20x, at least 50 ms).
 #include <fcntl.h>
+#include <sys/stat.h>
 
 #include <cinttypes>
 #include <map>
@@ -83,6 +84,28 @@ void DropFromPageCache(const std::string& path) {
   ASSERT_EQ(fdatasync(fd), 0);
   ASSERT_EQ(posix_fadvise(fd, 0, 0, POSIX_FADV_DONTNEED), 0);
   close(fd);
+}
+
+// Sends Twrite{fid 1, `offset`, `data`} with tag 7 in three segments 30 ms apart (the fixed
+// part and 1,000 data bytes; 30,000 more; the rest with a Tgetattr of fid 1, tag 8, behind it in
+// the same segment) and collects the two replies by tag.
+void SendTwriteInSegments(RawSocket& s, uint64_t offset, const std::vector<uint8_t>& data,
+                          std::map<uint16_t, std::vector<uint8_t>>* replies) {
+  const std::vector<uint8_t> write = RawSocket::EncodeMsg(7, Twrite{1, offset, Bytes{data}});
+  const std::vector<uint8_t> behind = RawSocket::EncodeMsg(8, Tgetattr{1, kGetattrBasic});
+  const size_t cuts[] = {23 + 1000, 23 + 31000};
+  ASSERT_TRUE(s.Send(std::span(write).first(cuts[0])));
+  std::this_thread::sleep_for(milliseconds(30));
+  ASSERT_TRUE(s.Send(std::span(write).subspan(cuts[0], cuts[1] - cuts[0])));
+  std::this_thread::sleep_for(milliseconds(30));
+  std::vector<uint8_t> last(write.begin() + static_cast<ptrdiff_t>(cuts[1]), write.end());
+  last.insert(last.end(), behind.begin(), behind.end());
+  ASSERT_TRUE(s.Send(last));
+  for (int i = 0; i < 2; ++i) {
+    std::vector<uint8_t> f;
+    ASSERT_EQ(s.ReadFrame(&f, milliseconds(10000)), Got::kFrame);
+    (*replies)[static_cast<uint16_t>(f[5] | f[6] << 8)] = f;
+  }
 }
 
 class Hostile : public P9xdTest {};
@@ -253,23 +276,8 @@ TEST_F(Hostile, TwriteInSegmentsWithTheNextRequestBehindIt) {
   std::vector<uint8_t> data(100003);
   for (size_t i = 0; i < data.size(); ++i) data[i] = static_cast<uint8_t>(i * 7 + (i >> 9));
   const uint64_t offset = 4096 + 5;
-  const std::vector<uint8_t> write = RawSocket::EncodeMsg(7, Twrite{1, offset, Bytes{data}});
-  const std::vector<uint8_t> behind = RawSocket::EncodeMsg(8, Tgetattr{1, kGetattrBasic});
-  // The fixed part and 1,000 data bytes; 30,000 more; the rest and the Tgetattr together.
-  const size_t cuts[] = {23 + 1000, 23 + 31000};
-  ASSERT_TRUE(s.Send(std::span(write).first(cuts[0])));
-  std::this_thread::sleep_for(milliseconds(30));
-  ASSERT_TRUE(s.Send(std::span(write).subspan(cuts[0], cuts[1] - cuts[0])));
-  std::this_thread::sleep_for(milliseconds(30));
-  std::vector<uint8_t> last(write.begin() + static_cast<ptrdiff_t>(cuts[1]), write.end());
-  last.insert(last.end(), behind.begin(), behind.end());
-  ASSERT_TRUE(s.Send(last));
   std::map<uint16_t, std::vector<uint8_t>> replies;
-  for (int i = 0; i < 2; ++i) {
-    std::vector<uint8_t> f;
-    ASSERT_EQ(s.ReadFrame(&f, milliseconds(10000)), Got::kFrame);
-    replies[static_cast<uint16_t>(f[5] | f[6] << 8)] = f;
-  }
+  ASSERT_NO_FATAL_FAILURE(SendTwriteInSegments(s, offset, data, &replies));
   ASSERT_EQ(replies[7].size(), 11u);
   EXPECT_EQ(replies[7][4], static_cast<uint8_t>(MsgType::kRwrite));
   EXPECT_EQ(p9x::internal::LoadLe<uint32_t>(replies[7].data() + 7), data.size());
@@ -285,7 +293,101 @@ TEST_F(Hostile, TwriteInSegmentsWithTheNextRequestBehindIt) {
   ExpectServerAlive();
 }
 
-// 3c. Pipelined Treads and Twrites on a filesystem with storage behind it (the export is under
+// 3c. Large Twrites whose clients stop in the middle of the payload, one on every event loop
+// (connections go to the loops in turn): p9xd writes a payload into the file as it arrives, and
+// waits for the rest without holding its loop, so the good client's round trips stay bounded;
+// once the rest comes, each payload lands whole and is answered with its full count.
+TEST_F(Hostile, TwritesStalledMidPayloadDelayNobodyAndLandWhole) {
+  StartServer();
+  ConnectGoodClient();
+  const double before = MedianRoundTrip(20);
+  const size_t stalled = std::max(2u, std::thread::hardware_concurrency());
+  std::vector<std::unique_ptr<RawSocket>> sockets;
+  std::vector<std::vector<uint8_t>> frames, payloads;
+  const size_t first_part = 23 + 20000;
+  for (size_t i = 0; i < stalled; ++i) {
+    sockets.push_back(std::make_unique<RawSocket>(port_));
+    ASSERT_TRUE(sockets.back()->ok());
+    ASSERT_TRUE(OpenRaw(*sockets.back(), 1 << 20, "big", nullptr, kOpenRdwr));
+    std::vector<uint8_t> data(100003);
+    for (size_t j = 0; j < data.size(); ++j) data[j] = static_cast<uint8_t>(j * 13 + i * 41 + (j >> 10));
+    frames.push_back(RawSocket::EncodeMsg(9, Twrite{1, i * 200000 + 5, Bytes{data}}));
+    payloads.push_back(std::move(data));
+  }
+  const double during = MedianRoundTripDuring([&] {
+    for (size_t i = 0; i < stalled; ++i) ASSERT_TRUE(sockets[i]->Send(std::span(frames[i]).first(first_part)));
+    std::this_thread::sleep_for(milliseconds(400));
+  });
+  for (size_t i = 0; i < stalled; ++i) {
+    ASSERT_TRUE(sockets[i]->Send(std::span(frames[i]).subspan(first_part)));
+    std::vector<uint8_t> reply;
+    ASSERT_EQ(sockets[i]->ReadFrame(&reply, milliseconds(10000)), Got::kFrame);
+    ASSERT_EQ(reply.size(), 11u) << "connection " << i << ": " << TypeName(reply[4]);
+    EXPECT_EQ(reply[4], static_cast<uint8_t>(MsgType::kRwrite));
+    EXPECT_EQ(p9x::internal::LoadLe<uint32_t>(reply.data() + 7), payloads[i].size());
+    sockets[i]->Close();
+  }
+  const std::string big = ReadText(export_ + "/big");
+  ASSERT_EQ(big.size(), size_t{2} << 20);
+  for (size_t i = 0; i < stalled; ++i) {
+    EXPECT_TRUE(big.compare(i * 200000 + 5, payloads[i].size(), std::string(payloads[i].begin(), payloads[i].end())) ==
+                0)
+        << "payload " << i;
+  }
+  ExpectServerAlive();
+  ExpectLatencyBounded(before, during);
+}
+
+// 3d. A large Twrite that crosses the largest file size of the export's filesystem: p9xd answers
+// what pwrite(2) answers, the bytes below the limit, as Rwrite's count; the rest of the payload,
+// which arrives after the write failed, is read and dropped, never taken for requests, and the
+// request behind it is answered.
+TEST_F(Hostile, TwriteAcrossTheFileSizeLimitCountsWhatFitAndDropsTheRest) {
+  // The limit (the superblock's s_maxbytes): the largest size ftruncate(2) accepts.
+  const std::string edge = export_ + "/edge";
+  const int fd = open(edge.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+  ASSERT_GE(fd, 0);
+  uint64_t fits = 1 << 20, refused = uint64_t{1} << 63;
+  ASSERT_EQ(ftruncate(fd, static_cast<off_t>(fits)), 0);
+  while (refused - fits > 1) {
+    const uint64_t mid = fits + (refused - fits) / 2;
+    (ftruncate(fd, static_cast<off_t>(mid)) == 0 ? fits : refused) = mid;
+  }
+  ASSERT_EQ(ftruncate(fd, 0), 0);
+  close(fd);
+  const uint64_t limit = fits;
+  StartServer();
+  RawSocket s(port_);
+  ASSERT_TRUE(s.ok());
+  ASSERT_TRUE(OpenRaw(s, 1 << 20, "edge", nullptr, kOpenRdwr));
+  std::vector<uint8_t> data(100003);
+  for (size_t i = 0; i < data.size(); ++i) data[i] = static_cast<uint8_t>(i * 5 + (i >> 8));
+  const size_t below = 1000;
+  // The first 1,000 data bytes fit; the next 30,000 cross the limit; the rest arrive after the
+  // write has failed.
+  std::map<uint16_t, std::vector<uint8_t>> replies;
+  ASSERT_NO_FATAL_FAILURE(SendTwriteInSegments(s, limit - below, data, &replies));
+  ASSERT_EQ(replies[7].size(), 11u) << TypeName(replies[7][4]) << " "
+                                    << ErrnoName(static_cast<Errno>(ErrnoOf(replies[7])));
+  EXPECT_EQ(replies[7][4], static_cast<uint8_t>(MsgType::kRwrite));
+  EXPECT_EQ(p9x::internal::LoadLe<uint32_t>(replies[7].data() + 7), below);
+  ASSERT_FALSE(replies[8].empty());
+  EXPECT_EQ(replies[8][4], static_cast<uint8_t>(MsgType::kRgetattr));
+  s.Close();
+  const int check = open(edge.c_str(), O_RDONLY | O_CLOEXEC);
+  ASSERT_GE(check, 0);
+  struct stat st {};
+  ASSERT_EQ(fstat(check, &st), 0);
+  EXPECT_EQ(static_cast<uint64_t>(st.st_size), limit);
+  std::vector<uint8_t> tail(below);
+  ASSERT_EQ(pread(check, tail.data(), below, static_cast<off_t>(limit - below)), static_cast<ssize_t>(below));
+  close(check);
+  unlink(edge.c_str());
+  EXPECT_TRUE(std::equal(tail.begin(), tail.end(), data.begin()));
+  ExpectServerAlive();
+}
+
+// 3e. Pipelined Treads and Twrites on a filesystem with storage behind it (the export is under
 // TMPDIR, ext4 on the CI machines) are tried on the event loop without waiting (RWF_NOWAIT): data
 // that is not in the page cache, and writes the filesystem cannot do without waiting (ext4:
 // EOPNOTSUPP), go to a worker and are answered all the same, never with EAGAIN.

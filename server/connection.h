@@ -547,7 +547,8 @@ class Connection : public std::enable_shared_from_this<Connection> {
   // a Twrite that would be answered on this thread anyway with nothing else in flight: no request
   // of this connection can come before it or touch its fid until it is answered (the next frame
   // is still in the socket), so the order of effects is the order of requests, as with a buffered
-  // frame. Set once the first bytes came from the socket by splice (the socket can splice).
+  // frame. The first piece goes in once bytes have come from the socket by splice (so the socket
+  // can splice, and no fallback to a buffer is needed after data reached the file).
   bool stream_ = false;          // BeginSplicedWrite chose to stream this payload
   bool stream_started_ = false;  // bytes of it may be in the file
   FidRef stream_fid_;

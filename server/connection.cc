@@ -14,6 +14,8 @@
 #include <algorithm>
 #include <array>
 #include <cerrno>
+#include <climits>
+#include <cstdint>
 #include <cstdio>
 #include <cstring>
 #include <type_traits>
@@ -488,6 +490,49 @@ void Connection::ConsumeLocked(size_t n) {
   }
 }
 
+// A unix socket's send buffer has a fixed size (net.core.wmem_default, 208 KiB, unless set;
+// TCP's grows by itself up to net.ipv4.tcp_wmem's maximum). A reply larger than it goes out in
+// rounds: the socket fills, the loop waits until the client has emptied three quarters of it
+// (Linux net/unix/af_unix.c, unix_writable: writable again at a quarter full) and sends the
+// next part, a wake-up of each side per round; a spliced Rread's pages go in skbs of at most 16
+// pages each (fs/splice.c, splice_to_socket), so a 1 MiB reply took five or more rounds. So
+// before a large reply is sent, the buffer is grown to hold kRepliesInSendBuffer of it
+// (SO_SNDBUF, socket(7): the kernel doubles the value and caps it at net.core.wmem_max). It is a
+// limit, not an allocation: the kernel holds at most that much for a client that does not read,
+// as TCP's autotuning lets it.
+// Two: the client reads one reply while the next is queued behind it (unix_stream_sendmsg's
+// "Keep two messages in the pipe so it schedules better"). Measured on unix sockets at msize
+// 128K-1M, depth 1 and 4: one reply's worth was short at 128K depth 4, four no better than two.
+constexpr size_t kRepliesInSendBuffer = 2;
+// Smaller replies are not worth a system call: any send buffer holds several of them.
+constexpr size_t kMinFittedReply = 64 * 1024;
+
+void Connection::FitSendBufferLocked(size_t size) {
+  if (size <= send_buffer_fits_ || size < kMinFittedReply) return;
+  int value = 0;
+  socklen_t len = sizeof value;
+  if (send_buffer_fits_ == 0) {
+    // The first large reply: only a unix socket's buffer is grown.
+    if (!splice_to_peer_ || getsockopt(wfd_, SOL_SOCKET, SO_DOMAIN, &value, &len) != 0 || value != AF_UNIX ||
+        getsockopt(wfd_, SOL_SOCKET, SO_SNDBUF, &value, &len) != 0) {
+      send_buffer_fits_ = SIZE_MAX;
+      return;
+    }
+    send_buffer_fits_ = static_cast<size_t>(value) / 2 / kRepliesInSendBuffer;
+    if (size <= send_buffer_fits_) return;
+  }
+  const size_t want = std::min<size_t>(size * kRepliesInSendBuffer, INT_MAX / 2);
+  value = static_cast<int>(want);
+  len = sizeof value;
+  if (setsockopt(wfd_, SOL_SOCKET, SO_SNDBUF, &value, sizeof value) != 0 ||
+      getsockopt(wfd_, SOL_SOCKET, SO_SNDBUF, &value, &len) != 0 || static_cast<size_t>(value) / 2 < want) {
+    // Capped (net.core.wmem_max): asking again for each reply would not get more.
+    send_buffer_fits_ = SIZE_MAX;
+    return;
+  }
+  send_buffer_fits_ = size;
+}
+
 Connection::SpliceOut Connection::SpliceFrontLocked() {
   OutFrame& f = out_.front();
   const size_t left = f.bytes.size() + f.spliced - out_offset_;
@@ -507,6 +552,7 @@ bool Connection::WriteSome() {
   while (!out_.empty()) {
     {
       const OutFrame& f = out_.front();
+      if (out_offset_ == 0) FitSendBufferLocked(f.size());
       if (f.spliced > 0 && out_offset_ >= f.bytes.size() && out_offset_ < f.bytes.size() + f.spliced) {
         const SpliceOut r = SpliceFrontLocked();
         if (r == SpliceOut::kProgress) continue;

@@ -365,6 +365,9 @@ class Connection : public std::enable_shared_from_this<Connection> {
   SpliceOut SpliceFrontLocked();
   // Advances past `n` bytes of out_ written, popping the frames that are complete.
   void ConsumeLocked(size_t n);
+  // Before a reply of `size` bytes is sent: grows a unix socket's send buffer to hold
+  // kRepliesInSendBuffer such replies (WriteSome).
+  void FitSendBufferLocked(size_t size);
 
   // ---- the splice pipes of Rread data (SplicePipe) ----
   // A pipe that holds `count` bytes, from the free list or new; invalid when the connection
@@ -589,6 +592,10 @@ class Connection : public std::enable_shared_from_this<Connection> {
   std::vector<std::unique_ptr<WorkerJob>> free_jobs_;  // under out_mu_
   // Rread data may be spliced to wfd_ (a socket); set once in the constructor.
   bool splice_to_peer_ = false;
+  // The largest reply wfd_'s send buffer holds kRepliesInSendBuffer of (FitSendBufferLocked):
+  // 0 until the first large reply, SIZE_MAX when wfd_ is not a unix socket or the kernel would
+  // not grow its buffer further. Under out_mu_.
+  size_t send_buffer_fits_ = 0;
   // Splice pipes not in use (empty), and how many exist (in use or free), under out_mu_.
   std::vector<SplicePipe> free_pipes_;
   size_t pipes_ = 0;

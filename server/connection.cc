@@ -13,6 +13,7 @@
 
 #include <algorithm>
 #include <array>
+#include <atomic>
 #include <cerrno>
 #include <climits>
 #include <cstdint>
@@ -413,12 +414,29 @@ SplicePipe SplicePipe::Open(size_t capacity) {
   return p;
 }
 
+// The smallest pipe size F_SETPIPE_SZ refused with EPERM in this process.
+static std::atomic<size_t> refused_pipe_size{SIZE_MAX};
+
 bool SplicePipe::Reserve(size_t capacity) {
   if (capacity <= capacity_) return true;
+  if (capacity >= refused_pipe_size.load(std::memory_order_relaxed)) return false;
   const int got = fcntl(write_fd_, F_SETPIPE_SZ, static_cast<int>(std::min<size_t>(capacity, INT32_MAX)));
-  if (got < 0) return false;
+  if (got < 0) {
+    if (errno == EPERM) {
+      size_t refused = refused_pipe_size.load(std::memory_order_relaxed);
+      while (capacity < refused && !refused_pipe_size.compare_exchange_weak(refused, capacity)) {
+      }
+    }
+    return false;
+  }
   capacity_ = static_cast<size_t>(got);
   return true;
+}
+
+size_t SplicePipe::FileBytesThatFit(uint64_t offset) const {
+  const size_t page = static_cast<size_t>(sysconf(_SC_PAGESIZE));
+  const size_t buffers = capacity_ / page;
+  return buffers == 0 ? 0 : buffers * page - static_cast<size_t>(offset % page);
 }
 
 SplicePipe Connection::TakePipe(size_t count) {

@@ -98,8 +98,13 @@ class SplicePipe {
   int read_fd() const { return read_fd_; }
   int write_fd() const { return write_fd_; }
   size_t capacity() const { return capacity_; }
-  // Grows an empty pipe to hold at least `capacity` bytes; false if the kernel refuses.
+  // Grows an empty pipe to hold at least `capacity` bytes; false if the kernel refuses. A size
+  // the kernel refused once (F_SETPIPE_SZ: EPERM above /proc/sys/fs/pipe-max-size without
+  // CAP_SYS_RESOURCE, which a request acting as its user does not have) is not asked for again.
   bool Reserve(size_t capacity);
+  // How many bytes of a file starting at `offset` a splice can put into this empty pipe: a pipe
+  // holds whole pages (one buffer per page touched), so an offset inside a page costs a buffer.
+  size_t FileBytesThatFit(uint64_t offset) const;
 
  private:
   void Close() {

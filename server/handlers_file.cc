@@ -95,10 +95,13 @@ Result<bool> Connection::SpliceRead(int source, uint64_t offset, uint32_t count,
   SplicePipe pipe = TakePipe(count);
   if (!pipe.valid()) return false;
   loff_t at = static_cast<loff_t>(offset);
+  // What the pipe cannot hold (a read across one page more than the pipe has buffers for) is
+  // copied into the tail below, without a splice that would only find the pipe full.
+  const size_t fits = std::min<size_t>(count, pipe.FileBytesThatFit(offset));
   size_t got = 0;
   bool end_of_file = false;
-  while (got < count) {
-    const ssize_t n = splice(source, &at, pipe.write_fd(), nullptr, count - got, SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
+  while (got < fits) {
+    const ssize_t n = splice(source, &at, pipe.write_fd(), nullptr, fits - got, SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
     if (n > 0) {
       got += static_cast<size_t>(n);
       continue;

@@ -4,11 +4,14 @@
 //   p9bench matrix --out DIR --work DIR [--quick] [--pin] [--server SPEC]... [--gbench FILE]...
 //                  [--only PREFIX,...] [--busy-conns N] [--idle-conns N]
 //   p9bench echo-server --listen tcp:127.0.0.1:PORT|unix:PATH
-//   p9bench run --connect ADDR [--aname NAME] [--bench read|write|getattr|wgc|wgc-pipe|create|readdir]
-//               [--msize N] [--depth D] [--seconds S] [--floor]
+//   p9bench run --connect ADDR [--aname NAME] [--bench read|write|getattr|wgc|wgc-pipe|create|readdir|mix]
+//               [--msize N] [--depth D] [--conns N] [--seconds S] [--server-pid PID] [--floor]
 //
 // `run` is one measurement against an already running server (for profiling); with --floor it
-// replays the same sizes against an echo server at ADDR instead.
+// replays the same sizes against an echo server at ADDR instead. `mix` is the many-connection
+// mix of the matrix's conns rows (the export needs its `f` and a 64 MiB `data`); --conns opens
+// that many connections, each with --depth requests in flight. --server-pid adds the server's
+// CPU time per operation (utime + stime of the process, /proc/PID/stat).
 #include <signal.h>
 #include <sys/resource.h>
 #include <unistd.h>
@@ -36,8 +39,8 @@ int Usage() {
                "  p9bench matrix --out DIR --work DIR [--quick] [--pin] [--server 'NAME|tcp=CMD|unix=CMD|aname=A']...\n"
                "                 [--gbench FILE.json]... [--only PREFIX,...] [--busy-conns N] [--idle-conns N]\n"
                "  p9bench echo-server --listen tcp:127.0.0.1:PORT|unix:PATH\n"
-               "  p9bench run --connect ADDR [--aname A] [--bench read|write|getattr|wgc|wgc-pipe|create|readdir]\n"
-               "              [--msize N] [--depth D] [--seconds S] [--floor]\n";
+               "  p9bench run --connect ADDR [--aname A] [--bench read|write|getattr|wgc|wgc-pipe|create|readdir|mix]\n"
+               "              [--msize N] [--depth D] [--conns N] [--seconds S] [--server-pid PID] [--floor]\n";
   return 64;
 }
 
@@ -79,8 +82,9 @@ int EchoServer(const std::vector<std::string>& args) {
 
 int RunOne(const std::vector<std::string>& args) {
   std::string connect, aname, bench = "getattr";
-  uint32_t msize = 128 * 1024, depth = 1;
+  uint32_t msize = 128 * 1024, depth = 1, conn_count = 1;
   double seconds = 2;
+  pid_t server_pid = -1;
   bool floor = false;
   for (size_t i = 0; i < args.size(); ++i) {
     const std::string& a = args[i];
@@ -90,7 +94,11 @@ int RunOne(const std::vector<std::string>& args) {
     else if (a == "--bench") bench = v, ++i;
     else if (a == "--msize") msize = static_cast<uint32_t>(std::stoul(v)), ++i;
     else if (a == "--depth") depth = static_cast<uint32_t>(std::stoul(v)), ++i;
+    else if (a == "--conns")
+      conn_count = static_cast<uint32_t>(std::stoul(v)), ++i;
     else if (a == "--seconds") seconds = std::stod(v), ++i;
+    else if (a == "--server-pid")
+      server_pid = static_cast<pid_t>(std::stol(v)), ++i;
     else if (a == "--floor") floor = true;
     else return Usage();
   }
@@ -99,34 +107,31 @@ int RunOne(const std::vector<std::string>& args) {
     std::cerr << address.error() << "\n";
     return Usage();
   }
+  if (conn_count == 0) return Usage();
   // Sizes the 9P workloads would use, for --floor (Tread 23 -> Rread 11+count etc.).
   const uint32_t count = msize - p9x::kIoHeaderSize;
-  auto fd = Connect(*address);
-  if (!fd) {
-    std::cerr << fd.error() << "\n";
-    return 1;
-  }
-  std::unique_ptr<Conn> conn;
+  std::vector<std::unique_ptr<Conn>> conns;
   std::unique_ptr<Workload> workload;
   const uint64_t file_size = 64ull << 20;
   uint64_t entries = 0;
   if (floor) {
-    Schedule schedule;
-    if (bench == "read") schedule = {{Step{23, 11 + count}}};
-    else if (bench == "write") schedule = {{Step{23 + count, 11}}};
-    else if (bench == "getattr") schedule = {{Step{19, 160}}};
-    else if (bench == "wgc-pipe") schedule = {{Step{22, 22}, Step{19, 160}, Step{11, 7}}};
-    else if (bench == "wgc") schedule = {{Step{22, 22}}, {Step{19, 160}}, {Step{11, 7}}};
+    std::vector<Schedule> schedules;
+    if (bench == "read")
+      schedules = {{{Step{23, 11 + count}}}};
+    else if (bench == "write")
+      schedules = {{{Step{23 + count, 11}}}};
+    else if (bench == "getattr")
+      schedules = {{{Step{19, 160}}}};
+    else if (bench == "wgc-pipe")
+      schedules = {{{Step{22, 22}, Step{19, 160}, Step{11, 7}}}};
+    else if (bench == "wgc")
+      schedules = {{{Step{22, 22}}, {Step{19, 160}}, {Step{11, 7}}}};
+    // The matrix's floor of the mix: Tgetattr 19/Rgetattr 160, Tread 23/Rread 11+4096.
+    else if (bench == "mix")
+      schedules = {{{Step{19, 160}}}, {{Step{23, 11 + 4096}}}};
     else return Usage();
-    conn = std::make_unique<Conn>(*fd, address->transport, msize + 4096);
-    workload = MakeFloorWorkload({schedule}, false);
+    workload = MakeFloorWorkload(std::move(schedules), bench == "mix");
   } else {
-    auto session = Open9P(*fd, address->transport, msize, aname);
-    if (!session) {
-      std::cerr << session.error() << "\n";
-      return 1;
-    }
-    conn = std::move(*session);
     if (bench == "read") workload = MakeReadWorkload(file_size);
     else if (bench == "write") workload = MakeWriteWorkload(file_size);
     else if (bench == "getattr") workload = MakeGetattrWorkload();
@@ -134,25 +139,49 @@ int RunOne(const std::vector<std::string>& args) {
     else if (bench == "wgc-pipe") workload = MakeWalkGetattrClunkWorkload(true);
     else if (bench == "create") workload = MakeCreateWorkload(nullptr);
     else if (bench == "readdir") workload = MakeReaddirWorkload(&entries);
+    else if (bench == "mix")
+      workload = MakeMixWorkload(file_size);
     else return Usage();
+  }
+  for (uint32_t c = 0; c < conn_count; ++c) {
+    auto fd = Connect(*address);
+    if (!fd) {
+      std::cerr << "connection " << c << ": " << fd.error() << "\n";
+      return 1;
+    }
+    if (floor) {
+      conns.push_back(std::make_unique<Conn>(*fd, address->transport, msize + 4096));
+      continue;
+    }
+    auto session = Open9P(*fd, address->transport, msize, aname);
+    if (!session) {
+      std::cerr << "connection " << c << ": " << session.error() << "\n";
+      return 1;
+    }
+    conns.push_back(std::move(*session));
   }
   RunOptions options;
   options.warmup_seconds = std::min(0.2, seconds / 5);
   options.seconds = seconds;
-  Conn* conns[] = {conn.get()};
-  const Measurement m = RunWorkload(conns, depth, *workload, options);
+  options.server_pid = server_pid;
+  std::vector<Conn*> raw;
+  for (auto& conn : conns) raw.push_back(conn.get());
+  const Measurement m = RunWorkload(raw, depth, *workload, options);
   if (!m.error.empty()) {
     std::cerr << "error: " << m.error << "\n";
     return 1;
   }
+  const double ops = static_cast<double>(m.ops);
   // bench=<name> transport=<t> msize=<n> depth=<d> ... (anchors-conformance-perf.md C.7)
-  std::printf("bench=%s%s transport=%s msize=%u depth=%u ops=%llu ops_per_s=%.0f mb_per_s=%.1f p50_us=%.1f "
-              "p99_us=%.1f client_cpu_us_per_op=%.2f schedule=%s\n",
-              floor ? "floor_" : "", bench.c_str(), std::string(TransportName(address->transport)).c_str(),
-              conn->ctx().msize, depth, static_cast<unsigned long long>(m.ops), m.ops_per_second(),
-              m.mb_per_second(), static_cast<double>(m.p50_ns) / 1e3, static_cast<double>(m.p99_ns) / 1e3,
-              m.client_cpu_seconds * 1e6 / static_cast<double>(m.ops),
-              m.schedules.empty() ? "" : ScheduleToString(m.schedules[0]).c_str());
+  std::printf(
+      "bench=%s%s transport=%s msize=%u depth=%u conns=%u ops=%llu ops_per_s=%.0f mb_per_s=%.1f p50_us=%.1f "
+      "p99_us=%.1f little_us=%.1f client_cpu_us_per_op=%.2f server_cpu_us_per_op=%.2f schedule=%s\n",
+      floor ? "floor_" : "", bench.c_str(), std::string(TransportName(address->transport)).c_str(),
+      conns[0]->ctx().msize, depth, conn_count, static_cast<unsigned long long>(m.ops), m.ops_per_second(),
+      m.mb_per_second(), static_cast<double>(m.p50_ns) / 1e3, static_cast<double>(m.p99_ns) / 1e3,
+      static_cast<double>(conn_count) * depth / m.ops_per_second() * 1e6, m.client_cpu_seconds * 1e6 / ops,
+      m.server_cpu_seconds >= 0 ? m.server_cpu_seconds * 1e6 / ops : -1.0,
+      m.schedules.empty() ? "" : ScheduleToString(m.schedules[0]).c_str());
   return 0;
 }
 

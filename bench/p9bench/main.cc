@@ -172,7 +172,7 @@ int RunOne(const std::vector<std::string>& args) {
     return 1;
   }
   const double ops = static_cast<double>(m.ops);
-  // bench=<name> transport=<t> msize=<n> depth=<d> ... (anchors-conformance-perf.md C.7)
+  // bench=<name> transport=<t> msize=<n> depth=<d> ...: the one-line result that scripts and tests parse
   std::printf(
       "bench=%s%s transport=%s msize=%u depth=%u conns=%u ops=%llu ops_per_s=%.0f mb_per_s=%.1f p50_us=%.1f "
       "p99_us=%.1f little_us=%.1f client_cpu_us_per_op=%.2f server_cpu_us_per_op=%.2f schedule=%s\n",

@@ -576,7 +576,7 @@ class Matrix {
     records_.push_back(std::move(r));
   }
 
-  // The raw socket alone, for comparison with the research anchors: a small round trip
+  // The raw socket alone, for comparison with earlier measurements of this machine: a small round trip
   // (23 B request, 11 B reply) and a 1 MiB reply, with 1 and 4 requests in flight.
   void FloorReference(Endpoint& floor) {
     struct Shape {
